@@ -1,0 +1,41 @@
+"""resattn-min: the Residual Attention Network (Wang et al., CVPR 2017), built to be read and reproduced."""
+
+from .attention_module import AttentionModule, combine
+from .cifar import attention_cifar, modules_for_depth
+from .imagenet import attention_imagenet
+from .mask_activation import ChannelAttention, MixedAttention, SpatialAttention, get_activation
+from .masks import capture_masks
+from .network import ResidualAttentionNetwork, Stage
+from .registry import create_model, list_models, register_model
+from .report import count_macs, count_parameters, paper_table
+from .residual_unit import InceptionUnit, ResidualUnit, ResNeXtUnit, get_unit
+from .soft_mask import LocalConvMask, SoftMaskBranch
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AttentionModule",
+    "ChannelAttention",
+    "InceptionUnit",
+    "LocalConvMask",
+    "MixedAttention",
+    "ResNeXtUnit",
+    "ResidualAttentionNetwork",
+    "ResidualUnit",
+    "SoftMaskBranch",
+    "SpatialAttention",
+    "Stage",
+    "attention_cifar",
+    "attention_imagenet",
+    "capture_masks",
+    "combine",
+    "count_macs",
+    "count_parameters",
+    "create_model",
+    "get_activation",
+    "get_unit",
+    "list_models",
+    "modules_for_depth",
+    "paper_table",
+    "register_model",
+]
