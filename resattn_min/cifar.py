@@ -106,7 +106,7 @@ def attention452_cifar(**kwargs) -> ResidualAttentionNetwork:
 @register_model
 def resnet164_cifar(*, num_classes: int = 10, **options) -> ResidualAttentionNetwork:
     """Pre-activation ResNet-164 (He et al., 2016): the same stages with 18 units and no modules."""
-    stages = [Stage(64, 1, 0, units_before=18), Stage(128, 2, 0, units_before=18), Stage(256, 2, 0, units_before=18)]
+    stages = [Stage(c, s, 0, units_before=18) for c, s in ((64, 1), (128, 2), (256, 2))]
     return ResidualAttentionNetwork(
         _cifar_stem(), 16, 1, stages, num_classes=num_classes, name="resnet164_cifar", **options
     )

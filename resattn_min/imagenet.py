@@ -9,7 +9,7 @@ AttentionNeXt-56 31,318,824 (``tests/test_sizes.py``).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import nn
 

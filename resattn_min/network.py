@@ -6,8 +6,8 @@ first one changes width and stride), ``modules`` Attention Modules, then ``units
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -116,7 +116,9 @@ class ResidualAttentionNetwork(nn.Module):
     def check_input(self, x: Tensor) -> None:
         """Raise a clear error for an input the network cannot take (rank, channels, size)."""
         if x.dim() != 4:
-            raise ValueError(f"{self.name} expects a batch of images (N, C, H, W), got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"{self.name} expects a batch of images (N, C, H, W), got shape {tuple(x.shape)}"
+            )
         h, w = x.shape[-2:]
         if min(h, w) < self.min_input_size:
             raise ValueError(

@@ -13,7 +13,7 @@ the soft mask branch and the networks can take any of them by name (:func:`get_u
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -46,9 +46,10 @@ def conv3x3(in_channels: int, out_channels: int, stride: int = 1, groups: int = 
 class ResidualUnit(nn.Module):
     """Pre-activation bottleneck: ``BN-ReLU-1x1 -> BN-ReLU-3x3(stride) -> BN-ReLU-1x1`` plus a shortcut.
 
-    The bottleneck width is ``out_channels // 4``. ``preactivation = True``: its output is a raw sum, so
-    whatever reads it (the mask head, the classifier) starts with ``BN-ReLU``. The shortcut is the identity when the shape is kept;
+    The bottleneck width is ``out_channels // 4``. The shortcut is the identity when the shape is kept;
     otherwise a strided 1x1 projection of the *pre-activated* input, created only when it is used.
+    ``preactivation = True``: the output is a raw sum, so whatever reads it (the mask head, the
+    classifier) starts with ``BN-ReLU``.
     """
 
     preactivation = True

@@ -1,9 +1,10 @@
 """The soft mask branch (Sec. 3.2, Fig. 2) and the local-convolution mask of Table 4.
 
-Bottom-up: ``depth`` max-pools (3x3, stride 2), each followed by ``r`` units, with ``r + 1`` units at the
-lowest resolution (see :func:`bottom_units`). Each level above the lowest also feeds a *skip unit*. Top-down: bilinear upsampling to
-the size of the level above, plus that level's skip unit output, then ``r`` units; a last upsampling
-back to the trunk's size. The head is ``BN-ReLU-1x1 -> BN-ReLU-1x1`` and a mask activation.
+Bottom-up: ``depth`` max-pools (3x3, stride 2), each followed by ``r`` units, with ``r + 1`` units at
+the lowest resolution (see :func:`bottom_units`). Each level above the lowest also feeds a *skip unit*.
+Top-down: bilinear upsampling to the size of the level above, plus that level's skip unit output, then
+``r`` units; a last upsampling back to the trunk's size. The head is ``BN-ReLU-1x1 -> BN-ReLU-1x1``
+and a mask activation.
 
 Two details that popular ports get wrong (see the book, chapter 2): the merge adds *only* the skip unit's
 output (Caffe's two-input ``Interp`` uses its second input for the size alone), and no size is hard-coded:
@@ -96,7 +97,7 @@ class SoftMaskBranch(nn.Module):
             out = units(self.pool(out))
             if level < self.depth - 1:
                 skips.append(self.skips[level](out))
-        for skip, units in zip(reversed(skips), reversed(self.up)):
+        for skip, units in zip(reversed(skips), reversed(self.up), strict=True):
             out = units(upsample_like(out, skip) + skip)
         return self.head(upsample_like(out, x))
 
