@@ -12,6 +12,7 @@ import hashlib
 import math
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,24 +94,29 @@ def _split_dir(folder: Path, split: str) -> Path:
     raise _not_found(f"The {split} split ({' or '.join(n + '/' for n in names)})", folder)
 
 
+def _read_rgb(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
 def _decode_folder(split_dir: Path, name: str) -> ImageTensors:
     """Decode ``<class>/<image>`` files (classes in sorted order, grayscale made RGB) into uint8 tensors."""
     classes = sorted(d.name for d in split_dir.iterdir() if d.is_dir())
     files = [(p, c) for c, cls in enumerate(classes) for p in sorted((split_dir / cls).iterdir())
              if p.suffix.lower() in _IMAGE_EXTENSIONS]
     if not files:
-        raise _not_found("No images (<class>/<image> files)", split_dir)
+        raise _not_found(f"No <class>/<image> files ({', '.join(_IMAGE_EXTENSIONS)})", split_dir)
     images = None
-    for i, (path, _) in enumerate(files):
-        with Image.open(path) as im:
-            pixels = np.asarray(im.convert("RGB"))
-        if images is None:
-            images = np.empty((len(files), *pixels.shape), dtype=np.uint8)
-        if pixels.shape != images.shape[1:]:
-            raise ValueError(f"{path} is {pixels.shape[1]}x{pixels.shape[0]} but the first image is "
-                             f"{images.shape[2]}x{images.shape[1]}; this loader needs one image size "
-                             "(use resattn_min.imagenet_data for images of varying size)")
-        images[i] = pixels
+    # PIL releases the GIL while decoding, so threads share the work
+    with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
+        for i, pixels in enumerate(pool.map(_read_rgb, [p for p, _ in files], chunksize=256)):
+            if images is None:
+                images = np.empty((len(files), *pixels.shape), dtype=np.uint8)
+            if pixels.shape != images.shape[1:]:
+                raise ValueError(f"{files[i][0]} is {pixels.shape[1]}x{pixels.shape[0]}, the first image "
+                                 f"{images.shape[2]}x{images.shape[1]}; this loader needs one image size "
+                                 "(use resattn_min.imagenet_data for images of varying size)")
+            images[i] = pixels
     return ImageTensors(torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
                         torch.tensor([c for _, c in files], dtype=torch.int64), classes, name)
 
