@@ -235,3 +235,16 @@ def test_default_root_is_the_configured_data_root(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "DATA_ROOT", tmp_path)
     with pytest.raises(DatasetNotFoundError, match=str(tmp_path)):
         load_image_tensors("cifar100", "test")
+
+
+def test_textbook_loader_computes_the_same_batches(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "DATA_ROOT", tmp_path)
+    folder = make_folder(tmp_path / "tiny")
+    loader = data.torchvision_loader(folder, train=False, batch_size=4, workers=0)
+    test = load_image_tensors(folder, "test")
+    mean = pixel_mean(load_image_tensors(folder, "train").images)
+    stream = GPUBatchStream(test.images, test.labels, 4, train=False, mean=mean)
+    for (x, y), (x_ref, y_ref) in zip(loader, stream, strict=True):
+        assert torch.allclose(x, x_ref, atol=1e-6) and torch.equal(y, y_ref)
+    x, _ = next(iter(data.torchvision_loader(folder, train=True, batch_size=4, workers=0)))
+    assert x.shape == (4, 3, 8, 8)
