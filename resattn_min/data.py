@@ -25,8 +25,9 @@ from . import config
 from .noisy_labels import corrupt_labels
 
 __all__ = [
-    "CifarData", "DatasetNotFoundError", "GPUBatchStream", "ImageTensors", "load_image_tensors",
-    "make_cifar_streams", "pixel_mean", "synthetic_dataset", "torchvision_loader",
+    "CifarData", "DatasetNotFoundError", "GPUBatchStream", "ImageTensors", "SubtractPixelMean",
+    "augment_batch", "load_image_tensors", "make_cifar_streams", "pixel_mean", "stratified_subset",
+    "synthetic_dataset", "torchvision_loader",
 ]
 
 _CIFAR = {"cifar10": ("CIFAR10", "cifar-10-batches-py", "CIFAR-10"),
@@ -59,11 +60,15 @@ def _seed(*parts: int) -> int:
     return int(hashlib.sha256(repr(parts).encode()).hexdigest()[:15], 16)
 
 
-def _not_found(what: str, where: Path) -> DatasetNotFoundError:
+def _not_found(what: str, where: Path, root: Path | None = None) -> DatasetNotFoundError:
+    """The error for a missing dataset; ``root`` given: also how to get CIFAR there."""
+    if root is None:
+        return DatasetNotFoundError(f"{what} was not found at {where}. An ImageFolder root holds "
+                                    "train/<class>/<image> and test/<class>/<image> (or val/ for test/).")
     return DatasetNotFoundError(
         f"{what} was not found at {where}.\n"
         "  - With internet access (e.g. Colab): pass download=True and torchvision fetches CIFAR.\n"
-        f"  - Offline: put torchvision's 'cifar-10-batches-py' folder under {config.DATA_ROOT} "
+        f"  - Offline: put torchvision's 'cifar-10-batches-py' (or 'cifar-100-python') folder under {root} "
         "(or set RESATTN_DATA to the folder that holds it),\n"
         "    or pass the path of an ImageFolder copy with train/ and test/ subfolders as the dataset."
     )
@@ -82,7 +87,7 @@ def _resolve_folder(dataset: str | Path, root: Path) -> Path:
     if not path.is_absolute() and (root / path).is_dir():
         return root / path
     if isinstance(dataset, Path) or os.sep in str(dataset) or "/" in str(dataset):
-        raise _not_found(f"The image folder '{dataset}'", path.resolve())
+        raise _not_found(f"The image folder '{dataset}'", path.resolve(), root)
     raise ValueError(f"unknown dataset {str(dataset)!r}; valid: {_VALID}")
 
 
@@ -129,7 +134,7 @@ def _decode_cifar(dataset: str, split: str, root: Path, download: bool) -> Image
         ds = getattr(torchvision.datasets, cls_name)(str(root), train=split == "train", download=download)
     except RuntimeError as err:
         what = f"{label} (or a file of it that passes torchvision's md5 check)"
-        raise _not_found(what, root / folder) from err
+        raise _not_found(what, root / folder, root) from err
     images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
     return ImageTensors(images, torch.tensor(ds.targets, dtype=torch.int64), list(ds.classes), label)
 
@@ -382,6 +387,8 @@ def make_cifar_streams(dataset: str, batch_size: int, *, device: str | torch.dev
         train, test = stratified_subset(train, sizes[0], seed), stratified_subset(test, sizes[1], seed)
     labels, noise = train.labels, None
     if noise_ratio is not None:
+        if not 0.0 <= noise_ratio <= 1.0:
+            raise ValueError(f"noise_ratio (Table 5's noise level, 1 - r) must be in [0, 1]: {noise_ratio}")
         labels, noise = corrupt_labels(train.labels, 1.0 - noise_ratio, len(train.classes), seed)
         noise["noise_ratio"] = float(noise_ratio)
     mean = pixel_mean(train.images)
