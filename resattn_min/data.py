@@ -288,7 +288,8 @@ class GPUBatchStream:
         dy, dx = torch.randint(0, 2 * PAD + 1, (2, n), generator=g)
         flip = torch.rand(n, generator=g) < 0.5
         self.position += 1
-        return self._normalise(augment_batch(self.images[idx], dy, dx, flip)), self.labels[idx]
+        images = augment_batch(self.images.index_select(0, idx), dy, dx, flip)
+        return self._normalise(images), self.labels[idx]
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "position": self.position, "seed": self.seed,
