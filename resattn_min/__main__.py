@@ -1,0 +1,176 @@
+"""``python -m resattn_min {train,evaluate,bench,report}``: the command line of the package.
+
+Examples::
+
+    python -m resattn_min report                                    # Tables 2, 6, 7 beside our counts
+    python -m resattn_min train --config configs/cifar10_attention92.yaml --run-dir runs/a92
+    python -m resattn_min train --config configs/cifar10_attention92.yaml --run-dir runs/a92 --resume auto
+    python -m resattn_min evaluate runs/a92/checkpoint-00160000.pt
+    python -m resattn_min bench --model attention92_cifar --batch 64 --image-size 32 --steps 100
+    torchrun --nproc_per_node 4 -m resattn_min train --config configs/cifar10_attention92.yaml
+
+Mistakes (an unknown model or dataset, a bad schedule, a missing dataset, an unusable checkpoint) end
+with a one-line ``error:`` and exit code 2; a diverged run ends with exit code 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields, replace
+
+from .checkpoint import CheckpointError, load_checkpoint
+from .schedule import TrainConfig
+
+EXIT_USAGE, EXIT_DIVERGED = 2, 3
+_HELP = {
+    "resume": "a checkpoint to continue from, or 'auto' (the newest in --run-dir)",
+    "schedule": "the paper's recipe: cifar, imagenet, auto (by model) or none (give --lr, --milestones, ...)",
+    "schedule_scale": "multiply every iteration count by this (quick mode: about 40 iterations in all)",
+    "milestones": "iterations at which lr is multiplied by --gamma, e.g. 64000,96000",
+    "amp": "bf16 or off (GPU only)",
+}
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per ``TrainConfig`` field (``batch_size`` -> ``--batch-size``); unset flags change nothing."""
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        kind = str(f.type).replace(" | None", "")
+        if kind == "bool":
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                                help=_HELP.get(f.name))
+        else:
+            metavar = {"list[int]": "N,N,...", "int": "N", "float": "X"}.get(kind, "STR")
+            default = "" if f.default is None else f" (default: {f.default})"
+            parser.add_argument(flag, dest=f.name, default=None, metavar=metavar,
+                                help=_HELP.get(f.name, "") + default or None)
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
+    overrides = {k: v for k, v in given.items() if v is not None}
+    if args.config:
+        return TrainConfig.from_yaml(args.config, **overrides)
+    if args.resume and args.resume != "auto":  # continue a run from its checkpoint's own config
+        saved = load_checkpoint(args.resume)["config"]
+        return TrainConfig.from_dict({**saved, **overrides})
+    return TrainConfig.from_dict(overrides)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .trainer import train
+
+    train(_train_config(args))
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from .distributed import init_distributed
+    from .trainer import build_model, evaluate, make_data
+
+    info = init_distributed(args.device)
+    ckpt = load_checkpoint(args.checkpoint, info.device)
+    cfg = TrainConfig.from_dict(ckpt["config"])
+    changes = {k: getattr(args, k) for k in ("dataset", "data_root", "image_size", "eval_size", "workers")
+               if getattr(args, k) is not None}
+    cfg = replace(cfg, resume=None, **changes)
+    data = make_data(cfg, args.batch_size or cfg.plan().recipe.batch_size, info)
+    model = build_model(cfg, data.num_classes).to(info.device)
+    model.load_state_dict(ckpt["model"])
+    amp = torch.bfloat16 if cfg.amp == "bf16" and info.device.type == "cuda" else None
+    error, n = evaluate(model, data.test, info.device, amp)
+    size = f" at {cfg.image_size}x{cfg.image_size} (single crop)" if cfg.pipeline == "imagenet" else ""
+    print(f"{cfg.model} after {ckpt['iteration']} iterations: test error {100 * error:.2f}% "
+          f"(accuracy {100 * (1 - error):.2f}%) on {n} test images of {data.source}{size}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_bench
+
+    run_bench(args.models or args.model, batch=args.batch, image_size=args.image_size, steps=args.steps,
+              warmup=args.warmup, compile=args.compile, out=args.out, num_classes=args.num_classes)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import PAPER_TABLES, paper_table
+
+    for table in PAPER_TABLES:
+        rows = paper_table(table, macs=not args.no_macs)
+        cols = list(rows[0])
+        cells = [[_fmt(r[c]) for c in cols] for r in rows]
+        widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+        print(f"\n{table}")
+        print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
+        print("  ".join("-" * w for w in widths))
+        for row in cells:
+            print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+    print("\nparams: learnable parameters; mult-adds: multiply-adds of one 224x224 forward pass "
+          "(the paper's 'FLOPs'); '-' where the paper or we give no number.")
+    return 0
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else str(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m resattn_min", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a model from a config file and flags")
+    p.add_argument("--config", help="a YAML file of TrainConfig keys (see configs/)")
+    _add_config_flags(p)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="test error of a checkpoint on the test split")
+    p.add_argument("checkpoint")
+    p.add_argument("--dataset", help="another copy of the data than the run's")
+    p.add_argument("--data-root", dest="data_root")
+    p.add_argument("--batch-size", dest="batch_size", type=int)
+    p.add_argument("--image-size", dest="image_size", type=int, help="ImageNet single-crop size (224, 320)")
+    p.add_argument("--eval-size", dest="eval_size", type=int, help="ImageNet: resize to this before the crop")
+    p.add_argument("--workers", type=int)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("bench", help="time the eager and the fast (CUDA graph) training step")
+    p.add_argument("--model", default="attention92_cifar")
+    p.add_argument("--models", help="comma-separated models (overrides --model), e.g. attention56,resnet152")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--image-size", dest="image_size", type=int, default=32)
+    p.add_argument("--num-classes", dest="num_classes", type=int, default=None, help="default: 10 or 1000")
+    p.add_argument("--steps", type=int, default=50, help="timed steps per variant")
+    p.add_argument("--warmup", type=int, default=10, help="untimed steps first")
+    p.add_argument("--compile", action="store_true", help="also time the fast path with torch.compile")
+    p.add_argument("--out", default="runs/bench.json", help="where to write the JSON")
+    p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("report", help="the paper's Tables 2, 6, 7 beside our parameter and mult-add counts")
+    p.add_argument("--no-macs", action="store_true", help="skip counting multiply-adds (faster)")
+    p.set_defaults(func=_cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; returns the exit code."""
+    from .data import DatasetNotFoundError
+    from .trainer import TrainingDiverged
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, CheckpointError, DatasetNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except TrainingDiverged as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_DIVERGED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Several GPUs (or CPU processes) with DistributedDataParallel, launched by ``torchrun``.
+
+The same script and config run on one process or many: ``torchrun --nproc_per_node 4 -m resattn_min
+train ...``. Every rank draws the same global batch (the data stream is seeded identically) and keeps its
+own contiguous slice, so the global batch stays the configured size (64 for CIFAR) and the run sees the
+same images as a single-process run. DDP averages the gradients, which equals the gradient of the mean
+loss over the global batch; with SyncBatchNorm (on GPUs) BatchNorm sees the global batch too. Rank 0 alone
+writes logs and checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+__all__ = ["DistInfo", "init_distributed", "shard", "all_reduce_sum", "wrap_model", "barrier", "cleanup"]
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """Where this process stands: its rank among ``world_size`` and the device it trains on."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: str = "auto") -> DistInfo:
+    """Join the process group that ``torchrun`` describes in the environment (one process: nothing to do).
+
+    ``device`` is ``"auto"`` (CUDA if there is one), ``"cuda"`` or ``"cpu"``; GPUs use NCCL, CPUs gloo.
+    NVLink multicast (NVLS) stays off unless the caller set ``NCCL_NVLS_ENABLE``.
+    """
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but no GPU is visible; use --device cpu")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return DistInfo(device=torch.device(device))
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if device.startswith("cuda"):
+        os.environ.setdefault("NCCL_NVLS_ENABLE", "0")
+        torch.cuda.set_device(local)
+        dev = torch.device("cuda", local)
+    else:
+        dev = torch.device("cpu")
+    if not dist.is_initialized():
+        cuda = dev.type == "cuda"
+        dist.init_process_group("nccl" if cuda else "gloo", device_id=dev if cuda else None)
+    return DistInfo(rank, world, local, dev)
+
+
+def shard(batch: Tensor, info: DistInfo) -> Tensor:
+    """This rank's contiguous slice of a global batch (the batch must divide evenly)."""
+    if not info.enabled:
+        return batch
+    n = len(batch)
+    if n % info.world_size:
+        raise ValueError(f"a batch of {n} does not split evenly over {info.world_size} processes")
+    per = n // info.world_size
+    return batch[info.rank * per:(info.rank + 1) * per]
+
+
+def all_reduce_sum(values: Tensor, info: DistInfo) -> Tensor:
+    """Sum a tensor over all ranks (the identity for one process)."""
+    if info.enabled:
+        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+    return values
+
+
+def wrap_model(model: nn.Module, info: DistInfo, sync_bn: bool = True) -> nn.Module:
+    """DDP around ``model``; BatchNorm becomes SyncBatchNorm on GPUs (gloo on CPUs cannot run it)."""
+    if not info.enabled:
+        return model
+    if sync_bn and info.device.type == "cuda":
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    elif sync_bn and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        if info.is_main:
+            print("note: SyncBatchNorm needs GPUs; on CPU each process normalises with its own shard's "
+                  "statistics", flush=True)
+    ids = [info.device.index] if info.device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+def barrier(info: DistInfo) -> None:
+    """Wait for every rank (nothing to wait for with one process)."""
+    if info.enabled:
+        dist.barrier()
+
+
+def cleanup(info: DistInfo) -> None:
+    """Leave the process group."""
+    if info.enabled and dist.is_initialized():
+        dist.destroy_process_group()

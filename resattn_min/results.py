@@ -1,0 +1,120 @@
+"""What a run leaves behind: ``metrics.csv`` / ``metrics.jsonl`` as it goes, ``results.json`` at the end.
+
+The book's results chapters read these files; every number they quote comes from one of them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .config import REPO_ROOT
+
+__all__ = ["METRIC_FIELDS", "MetricsLog", "TrainResult", "environment", "git_commit", "write_json"]
+
+METRIC_FIELDS = ["iteration", "lr", "train_loss", "train_acc", "test_error", "images_per_s", "elapsed_s"]
+
+
+class MetricsLog:
+    """Rows of training metrics, appended to ``metrics.csv`` and ``metrics.jsonl`` as they come.
+
+    A resumed run keeps the rows up to the checkpoint's iteration and drops the ones a killed run wrote
+    after it (they are about to be computed again). ``write=False`` (ranks other than 0) keeps rows in
+    memory only.
+    """
+
+    def __init__(self, run_dir: str | Path, resume_iteration: int | None = None, write: bool = True) -> None:
+        self.csv_path = Path(run_dir) / "metrics.csv"
+        self.jsonl_path = Path(run_dir) / "metrics.jsonl"
+        self.write = write
+        self.rows: list[dict[str, Any]] = []
+        if resume_iteration is not None and self.jsonl_path.exists():
+            with open(self.jsonl_path) as f:
+                rows = [json.loads(line) for line in f if line.strip()]
+            self.rows = [r for r in rows if r["iteration"] <= resume_iteration]
+        if write:
+            self._rewrite()
+
+    def _rewrite(self) -> None:
+        self.csv_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.csv_path, "w", newline="") as f:
+            writer = csv.DictWriter(f, METRIC_FIELDS)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        with open(self.jsonl_path, "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in self.rows)
+
+    def append(self, row: dict[str, Any]) -> None:
+        """Add one row (missing fields stay empty: ``test_error`` exists only at evaluation points)."""
+        row = {k: row.get(k) for k in METRIC_FIELDS}
+        self.rows.append(row)
+        if self.write:
+            with open(self.csv_path, "a", newline="") as f:
+                csv.DictWriter(f, METRIC_FIELDS).writerow(row)
+            with open(self.jsonl_path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+
+
+def git_commit() -> str | None:
+    """The repository's commit (with ``-dirty`` for uncommitted changes), or None outside a git checkout."""
+    try:
+        def git(*args: str) -> str:
+            return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                                  timeout=10, check=True).stdout.strip()
+        commit = git("rev-parse", "HEAD")
+        return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """Where and when a result was made: device, software versions, commit, date, command line."""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or "cpu")
+    return {
+        "device": name,
+        "device_type": device.type,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda if device.type == "cuda" else None,
+        "python": platform.python_version(),
+        "git_commit": git_commit(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+    }
+
+
+def write_json(path: str | Path, obj: dict) -> None:
+    """Write JSON through a temporary file and a rename, so a reader never sees half a file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`resattn_min.trainer.train` returns: the trained model and its numbers.
+
+    ``test_error`` is the error of the final iteration's weights (no checkpoint is chosen on the test set).
+    ``metrics`` is a list of dicts, ready for ``pandas.DataFrame(result.metrics)``.
+    """
+
+    run_dir: Path
+    test_error: float
+    metrics: list[dict[str, Any]]
+    results: dict[str, Any]
+    model: nn.Module = field(repr=False)
+
+    @property
+    def test_accuracy(self) -> float:
+        return 1.0 - self.test_error
