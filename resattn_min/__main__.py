@@ -105,10 +105,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         cells = [[_fmt(r[c]) for c in cols] for r in rows]
         widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
         print(f"\n{table}")
-        print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
-        print("  ".join("-" * w for w in widths))
-        for row in cells:
-            print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+        for line in [cols, ["-" * w for w in widths], *cells]:
+            print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
     print("\nparams: learnable parameters; mult-adds: multiply-adds of one 224x224 forward pass "
           "(the paper's 'FLOPs'); '-' where the paper or we give no number.")
     return 0

@@ -80,13 +80,11 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
 
 def list_checkpoints(run_dir: str | Path) -> list[Path]:
     """The checkpoints of a run folder, oldest first (by iteration)."""
-    run_dir = Path(run_dir)
-    found = [(int(m.group(1)), p) for p in run_dir.glob("checkpoint-*.pt") if (m := _NAME.match(p.name))]
-    return [p for _, p in sorted(found)]
+    return sorted((p for p in Path(run_dir).glob("checkpoint-*.pt") if _NAME.match(p.name)), key=_iteration)
 
 
 def save_checkpoint(run_dir: str | Path, iteration: int, payload: dict, keep: int = 2) -> Path:
-    """Write ``checkpoint-<iteration>.pt`` atomically, then delete all but the newest ``keep``.
+    """Write ``checkpoint-<iteration>.pt`` atomically, then keep it and the ``keep - 1`` before it.
 
     ``payload`` holds model, optimizer, data and config entries; the format tag, iteration and random
     states are added here. Older checkpoints are deleted only after the new one is safely on disk.
@@ -106,9 +104,15 @@ def save_checkpoint(run_dir: str | Path, iteration: int, payload: dict, keep: in
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(run_dir)
-    for old in list_checkpoints(run_dir)[:-keep] if keep > 0 else []:
+    # Prune only older checkpoints: a later one (from a run resumed at an earlier point) is not ours to drop.
+    older = [p for p in list_checkpoints(run_dir) if _iteration(p) < iteration]
+    for old in older[:len(older) - (keep - 1)] if keep > 0 else []:
         old.unlink()
     return path
+
+
+def _iteration(path: Path) -> int:
+    return int(_NAME.match(path.name).group(1))
 
 
 def _fsync_dir(folder: Path) -> None:
