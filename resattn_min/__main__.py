@@ -74,15 +74,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     info = init_distributed(args.device)
     ckpt = load_checkpoint(args.checkpoint, info.device)
     cfg = TrainConfig.from_dict(ckpt["config"])
-    changes = {k: getattr(args, k) for k in ("dataset", "data_root", "image_size", "eval_size", "workers")
+    changes = {k: getattr(args, k) for k in ("dataset", "data_root", "eval_size", "eval_resize", "workers")
                if getattr(args, k) is not None}
     cfg = replace(cfg, resume=None, **changes)
     data = make_data(cfg, args.batch_size or cfg.plan().recipe.batch_size, info)
     model = build_model(cfg, data.num_classes).to(info.device)
     model.load_state_dict(ckpt["model"])
     amp = torch.bfloat16 if cfg.amp == "bf16" and info.device.type == "cuda" else None
-    error, n = evaluate(model, data.test, info.device, amp)
-    size = f" at {cfg.image_size}x{cfg.image_size} (single crop)" if cfg.pipeline == "imagenet" else ""
+    imagenet = cfg.pipeline == "imagenet"
+    error, n = evaluate(model, data.test, info.device, amp, sharded=imagenet)
+    crop = cfg.eval_size or cfg.image_size
+    size = f" at {crop}x{crop} (single centre crop)" if imagenet else ""
     print(f"{cfg.model} after {ckpt['iteration']} iterations: test error {100 * error:.2f}% "
           f"(accuracy {100 * (1 - error):.2f}%) on {n} test images of {data.source}{size}")
     return 0
@@ -130,8 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", help="another copy of the data than the run's")
     p.add_argument("--data-root", dest="data_root")
     p.add_argument("--batch-size", dest="batch_size", type=int)
-    p.add_argument("--image-size", dest="image_size", type=int, help="ImageNet single-crop size (224, 320)")
-    p.add_argument("--eval-size", dest="eval_size", type=int, help="ImageNet: resize to this before the crop")
+    p.add_argument("--image-size", dest="eval_size", type=int, help="ImageNet: the single crop (224, 320)")
+    p.add_argument("--resize", dest="eval_resize", type=int,
+                   help="ImageNet: shorter side before the crop (default: crop / 0.875)")
     p.add_argument("--workers", type=int)
     p.add_argument("--device", default="auto")
     p.set_defaults(func=_cmd_evaluate)
@@ -156,13 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; returns the exit code."""
-    from .data import DatasetNotFoundError
     from .trainer import TrainingDiverged
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, CheckpointError, DatasetNotFoundError) as err:
+    except (ValueError, CheckpointError, FileNotFoundError) as err:  # DatasetNotFoundError included
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except TrainingDiverged as err:

@@ -138,6 +138,8 @@ class TrainConfig:
     overrides it. ``schedule_scale`` shrinks every iteration count, the eval/checkpoint/log intervals
     included (quick mode picks one giving about ``QUICK_ITERATIONS``). ``amp``, ``channels_last``,
     ``compile`` and ``cuda_graph`` act on GPUs only. ``resume`` is a checkpoint path or ``"auto"``.
+    ``image_size``, ``eval_size`` (the single centre crop) and ``eval_resize`` (the shorter side before it)
+    act on the ImageNet pipeline; ``keep_checkpoints`` 0 keeps them all.
     """
 
     model: str = "attention56_cifar"
@@ -180,6 +182,7 @@ class TrainConfig:
     synthetic_fallback: bool = False
     image_size: int = 224
     eval_size: int | None = None
+    eval_resize: int | None = None
     workers: int = 4
 
     def __post_init__(self) -> None:
@@ -222,8 +225,14 @@ class TrainConfig:
 
     @property
     def pipeline(self) -> str:
-        """``"cifar"`` (32x32 tensors augmented on the device) or ``"imagenet"`` (a DataLoader of files)."""
-        return "cifar" if self.dataset in _CIFAR_DATASETS or self.model.endswith("_cifar") else "imagenet"
+        """``"cifar"`` (small images augmented on the device) or ``"imagenet"`` (a DataLoader of files).
+
+        CIFAR names, CIFAR models and names that are not folders (the CIFAR loader reports them) take the
+        CIFAR pipeline; an image folder with an ImageNet-sized model takes the ImageNet one.
+        """
+        path_like = "/" in self.dataset or Path(self.dataset).expanduser().is_dir()
+        cifar = self.dataset in _CIFAR_DATASETS or self.model.endswith("_cifar") or not path_like
+        return "cifar" if cifar else "imagenet"
 
     def plan(self) -> RunPlan:
         """The schedule and recipe this config resolves to, after presets, overrides and scaling."""

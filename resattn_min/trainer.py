@@ -77,15 +77,20 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: Tenso
 
 @torch.no_grad()
 def evaluate(model: nn.Module, batches, device: torch.device, amp_dtype: torch.dtype | None = None,
-             channels_last: bool = False, info: DistInfo = DistInfo()) -> tuple[float, int]:
-    """Top-1 error of ``model`` over one pass of ``batches`` and the number of images (all ranks together)."""
+             channels_last: bool = False, info: DistInfo = DistInfo(),
+             sharded: bool = False) -> tuple[float, int]:
+    """Top-1 error of ``model`` over one pass of ``batches`` and the number of images (all ranks together).
+
+    Every rank takes every ``world_size``-th image of each batch, unless the batches are already this
+    rank's share (``sharded``: the ImageNet loaders shard the files).
+    """
+    rank, world = (0, 1) if sharded else (info.rank, info.world_size)
     was_training = model.training
     model.eval()
     counts = torch.zeros(2, dtype=torch.int64, device=device)  # wrong, seen
     for images, labels in batches:
-        # each rank takes every world_size-th image, so short final batches split too
-        images = images[info.rank::info.world_size].to(device, non_blocking=True)
-        labels = labels[info.rank::info.world_size].to(device, non_blocking=True)
+        images = images[rank::world].to(device, non_blocking=True)  # strided: short batches split too
+        labels = labels[rank::world].to(device, non_blocking=True)
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
@@ -153,7 +158,8 @@ def make_data(config: TrainConfig, batch_size: int, info: DistInfo = DistInfo())
         raise ConfigError(f"batch size {batch_size} does not split over {info.world_size} processes")
     train_loader, val_loader = imagenet_loaders(
         config.dataset, batch_size // info.world_size, workers=config.workers, image_size=config.image_size,
-        eval_size=config.eval_size, distributed=info.enabled, seed=config.seed)
+        eval_size=config.eval_size, eval_resize=config.eval_resize, distributed=info.enabled,
+        seed=config.seed)
     classes = list(train_loader.dataset.classes)
     return CifarData(LoaderStream(train_loader, info.device), val_loader, len(classes), classes,
                      Path(config.dataset).name, None)
@@ -218,6 +224,9 @@ def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
                    "data": data.train.state_dict(), "schedule": schedule.state_dict(), "config": asdict(cfg)}
         return save_checkpoint(run_dir, iteration, payload, keep=cfg.keep_checkpoints)
 
+    def test() -> tuple[float, int]:  # reporting only: no decision is ever taken on the test split
+        return evaluate(model, data.test, device, amp_dtype, channels_last, info, cfg.pipeline == "imagenet")
+
     every = plan.every
     window = torch.zeros(2, dtype=torch.float64, device=device)  # loss sum, correct predictions
     last_log, last_time, train_time = start, time.perf_counter(), 0.0
@@ -246,13 +255,13 @@ def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
                 raise TrainingDiverged(
                     f"training diverged: the loss became {loss_sum} between iterations {last_log + 1} and "
                     f"{done}; this state was not saved and {where}. Lower the learning rate or add warm-up "
-                    "(warmup_iters), then resume.")
+                    "(warmup_iters) before running again.")
             row = {"iteration": done, "lr": schedule.lr_at(it),
                    "train_loss": loss_sum / (steps * info.world_size),
                    "train_acc": correct_sum / seen, "images_per_s": seen / elapsed,
                    "elapsed_s": time.perf_counter() - start_time}
             if evaluate_now:
-                test_error, test_images = evaluate(model, data.test, device, amp_dtype, channels_last, info)
+                test_error, test_images = test()
                 row["test_error"] = test_error
             if checkpoint_now and main:
                 last_ckpt = save(done)
@@ -264,7 +273,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
         bar.update(1)
     bar.close()
     if test_error is None:  # resumed from the final checkpoint: nothing left to train
-        test_error, test_images = evaluate(model, data.test, device, amp_dtype, channels_last, info)
+        test_error, test_images = test()
 
     trained = (schedule.total - start) * recipe.batch_size
     results = {

@@ -7,7 +7,12 @@ import pytest
 import torch
 
 from resattn_min.checkpoint import (
-    CheckpointError, find_resume_checkpoint, list_checkpoints, load_checkpoint, rng_state, save_checkpoint,
+    CheckpointError,
+    find_resume_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
     set_rng_state,
 )
 
@@ -35,7 +40,8 @@ def test_random_states_are_restored_exactly():
 def test_keeps_the_last_two_and_drops_older_ones(tmp_path):
     for it in (10, 20, 30):
         save_checkpoint(tmp_path, it, payload(it), keep=2)
-    assert [p.name for p in list_checkpoints(tmp_path)] == ["checkpoint-00000020.pt", "checkpoint-00000030.pt"]
+    names = [p.name for p in list_checkpoints(tmp_path)]
+    assert names == ["checkpoint-00000020.pt", "checkpoint-00000030.pt"]
 
 
 def test_a_crash_during_save_never_replaces_a_good_checkpoint(tmp_path, monkeypatch):

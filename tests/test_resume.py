@@ -19,7 +19,8 @@ def final_state(run_dir):
 
 def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
     options = {"total_iters": 24, "milestones": [12, 18], "ckpt_every": 8, "eval_every": 8}
-    ref = run_child(["train", "--config", str(write_config(tmp_path / "ref.yaml", tmp_path / "ref", **options))])
+    ref_config = write_config(tmp_path / "ref.yaml", tmp_path / "ref", **options)
+    ref = run_child(["train", "--config", str(ref_config)])
     assert ref.returncode == 0, ref.stderr
 
     config = write_config(tmp_path / "run.yaml", tmp_path / "run", **options)
@@ -50,6 +51,6 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert results[0]["test_error"] == results[1]["test_error"]
     assert results[1]["resumed_from"] == killed_at
     # the killed run's rows after its checkpoint were dropped and written again: one row per iteration
-    rows = [[json.loads(line)["iteration"] for line in (tmp_path / d / "metrics.jsonl").read_text().splitlines()]
+    rows = [[json.loads(line)["iteration"] for line in (tmp_path / d / "metrics.jsonl").open()]
             for d in ("ref", "run")]
     assert rows[0] == rows[1] == sorted(set(rows[0]))

@@ -4,7 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from resattn_min.schedule import PRESETS, QUICK_ITERATIONS, ConfigError, MultiStepSchedule, TrainConfig, preset
+from resattn_min.schedule import (
+    PRESETS,
+    QUICK_ITERATIONS,
+    ConfigError,
+    MultiStepSchedule,
+    TrainConfig,
+    preset,
+)
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -70,8 +77,8 @@ def test_every_shipped_config_resolves_to_a_paper_recipe(path):
 
 def test_flags_override_the_file_and_yaml_numbers_are_numbers(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("model: attention92_cifar\nweight_decay: 1e-4\nmilestones: [100, 200]\ntotal_iters: 300\n")
-    cfg = TrainConfig.from_yaml(path, lr="0.05", quick=False)  # YAML reads 1e-4 as a string; flags are strings
+    path.write_text("model: attention92_cifar\nweight_decay: 1e-4\nmilestones: [100, 200]\ntotal_iters: 300")
+    cfg = TrainConfig.from_yaml(path, lr="0.05", quick=False)  # YAML reads 1e-4 as a string, flags too
     plan = cfg.plan()
     assert plan.recipe.weight_decay == 1e-4 and plan.schedule.lr == 0.05
     assert plan.schedule.milestones == (100, 200) and plan.recipe.nesterov  # the rest from the cifar recipe

@@ -1,0 +1,125 @@
+"""The command line: mistakes end in one clear line and exit code 2, and no earlier checkpoint is lost."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from _train_helpers import ENV, HERE, one_thread, tiny_config, write_config  # noqa: F401
+
+from resattn_min.__main__ import main
+from resattn_min.checkpoint import list_checkpoints
+from resattn_min.trainer import train
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A finished tiny run with checkpoints at iterations 5 and 10."""
+    run_dir = tmp_path_factory.mktemp("run")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # module fixtures run before the per-test one_thread
+    result = train(tiny_config(run_dir, total_iters=10, milestones=[5], ckpt_every=5))
+    torch.set_num_threads(threads)
+    return run_dir, result
+
+
+def error_of(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    return err
+
+
+def test_unknown_model_is_one_line_exit_2_before_any_work(tmp_path):
+    run_dir = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "resattn_min", "train", "--model", "attention93_cifar",
+                           "--dataset", "synthetic", "--run-dir", str(run_dir)],
+                          cwd=HERE.parent, env=ENV, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: unknown model 'attention93_cifar'. Did you mean attention92_cifar")
+    assert len(done.stderr.strip().splitlines()) == 1 and not run_dir.exists()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--dataset", "cifar1000"], "unknown dataset 'cifar1000'"),
+    (["--milestones", "30,20"], "milestones must be strictly increasing, got [30, 20]"),
+    (["--milestones", "20,40"], "milestones must lie between 1 and total - 1"),
+    (["--batch-size", "many"], "config key 'batch_size' must be int, got 'many'"),
+])
+def test_bad_input_exits_2_with_a_clear_message(tmp_path, capsys, flags, message):
+    config = write_config(tmp_path / "c.yaml", tmp_path / "run")
+    assert main(["train", "--config", str(config), *flags]) == 2
+    assert message in error_of(capsys)
+
+
+def test_missing_dataset_offline_says_where_it_looked(tmp_path, capsys):
+    config = write_config(tmp_path / "c.yaml", tmp_path / "run")
+    empty = tmp_path / "empty"
+    assert main(["train", "--config", str(config), "--dataset", "cifar10", "--data-root", str(empty)]) == 2
+    err = error_of(capsys)
+    assert "CIFAR-10" in err and "was not found" in err and "download" in err
+
+
+def test_missing_config_file_and_unknown_key(tmp_path, capsys):
+    assert main(["train", "--config", str(tmp_path / "nope.yaml")]) == 2
+    assert "no config file at" in error_of(capsys)
+    (tmp_path / "typo.yaml").write_text("model: attention56_cifar\nlearning_rate: 0.1\n")
+    assert main(["train", "--config", str(tmp_path / "typo.yaml")]) == 2
+    assert "unknown config key(s) ['learning_rate']" in error_of(capsys)
+
+
+def test_corrupt_or_foreign_checkpoint_is_refused_and_nothing_is_lost(tmp_path, capsys, trained):
+    run_dir, _ = trained
+    before = {p.name: p.read_bytes() for p in list_checkpoints(run_dir)}
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x00garbage" * 100)
+    config = write_config(tmp_path / "c.yaml", run_dir)
+    assert main(["train", "--config", str(config), "--resume", str(bad)]) == 2
+    assert "not a readable checkpoint" in error_of(capsys)
+    assert main(["evaluate", str(bad)]) == 2
+    assert "not a readable checkpoint" in error_of(capsys)
+    assert main(["train", "--config", str(config), "--model", "tiny_convnet_test",
+                 "--resume", str(run_dir / "checkpoint-00000010.pt")]) == 2
+    assert "holds a 'tiny_attention_test' model, not 'tiny_convnet_test'" in error_of(capsys)
+    assert {p.name: p.read_bytes() for p in list_checkpoints(run_dir)} == before
+
+
+def test_diverged_run_exits_3(tmp_path, capsys):
+    config = write_config(tmp_path / "c.yaml", tmp_path / "run", lr=1e12, total_iters=10, milestones=[8])
+    assert main(["train", "--config", str(config)]) == 3
+    assert "training diverged: the loss became nan" in error_of(capsys)
+
+
+def test_resume_from_a_checkpoint_file_alone_continues_its_run(tmp_path, capsys, trained):
+    run_dir, result = trained
+    copy = tmp_path / "moved.pt"  # as if carried to another machine
+    copy.write_bytes((run_dir / "checkpoint-00000005.pt").read_bytes())
+    assert main(["train", "--resume", str(copy), "--run-dir", str(tmp_path / "again")]) == 0
+    again = json.loads((tmp_path / "again" / "results.json").read_text())
+    assert again["resumed_from"] == 5 and again["test_error"] == result.test_error
+
+
+def test_evaluate_reproduces_the_final_iteration_error(capsys, trained):
+    run_dir, result = trained
+    assert main(["evaluate", str(run_dir / "checkpoint-00000010.pt")]) == 0
+    out = capsys.readouterr().out
+    assert f"after 10 iterations: test error {100 * result.test_error:.2f}%" in out
+    assert "on 500 test images of synthetic" in out
+
+
+def test_bench_on_cpu_times_the_eager_step_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--model", "tiny_attention_test", "--batch", "8", "--steps", "2", "--warmup", "1",
+                 "--out", str(out)]) == 0
+    assert "fast path (bf16, channels-last, CUDA graph) needs a GPU" in capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert [r["variant"] for r in report["rows"]] == ["eager fp32"] and report["rows"][0]["ms_per_step"] > 0
+    assert {"device", "torch", "git_commit", "date", "command"} <= set(report)
+
+
+def test_report_prints_the_papers_tables_beside_our_counts(capsys):
+    assert main(["report", "--no-macs"]) == 0
+    out = capsys.readouterr().out
+    assert "Table 6 (CIFAR-10)" in out and "Table 2 (ImageNet architectures)" in out
+    row = next(line.split() for line in out.splitlines() if line.startswith("attention92_cifar"))
+    assert row[1] == "1.9" and abs(float(row[2]) - 1.9) < 0.1 and row[3] == "4.99"
