@@ -6,6 +6,7 @@ Examples::
     python -m resattn_min train --config configs/cifar10_attention92.yaml --run-dir runs/a92
     python -m resattn_min train --config configs/cifar10_attention92.yaml --run-dir runs/a92 --resume auto
     python -m resattn_min evaluate runs/a92/checkpoint-00160000.pt
+    python -m resattn_min evaluate runs/in92/checkpoint-00530000.pt --image-size 320   # single 320 crop
     python -m resattn_min bench --model attention92_cifar --batch 64 --image-size 32 --steps 100
     torchrun --nproc_per_node 4 -m resattn_min train --config configs/cifar10_attention92.yaml
 

@@ -104,6 +104,7 @@ def run_bench(models: str, batch: int = 64, image_size: int = 32, steps: int = 5
         variants += [("eager bf16+CL", True, False, None), ("graph bf16+CL", True, True, None)]
         if compile:
             variants.append(("graph+compile", True, True, "compile"))
+    warmup = max(warmup, 1)  # the graph is captured during the first step: never time it
     rows, checks = [], []
     print(f"{device}: {torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}; median of "
           f"{steps} steps after {warmup} warm-up steps", flush=True)

@@ -50,7 +50,8 @@ class GraphStep:
 
     def _step(self) -> tuple[Tensor, Tensor]:
         amp = self.amp_dtype
-        with torch.autocast("cuda", dtype=amp or torch.float32, enabled=amp is not None):
+        # no autocast weight cache across the capture boundary (PyTorch's advice for graphs)
+        with torch.autocast("cuda", dtype=amp or torch.float32, enabled=amp is not None, cache_enabled=False):
             logits = self.model(self.images)
         loss = F.cross_entropy(logits.float(), self.labels)
         loss.backward()
@@ -73,7 +74,8 @@ class GraphStep:
         torch.cuda.current_stream().wait_stream(side)
         self.optimizer.zero_grad(set_to_none=True)  # backward in the graph allocates the static grads
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
+        # thread_local: a DataLoader's pin-memory thread may use CUDA while this thread captures
+        with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
             self.loss, self.correct = self._step()
         # Undo the warm-up: weights, BN statistics and momentum as they were. A zero momentum buffer
         # makes the first replay set it to the gradient, exactly what SGD's first step does.

@@ -21,7 +21,8 @@ from torch import nn
 
 from .config import REPO_ROOT
 
-__all__ = ["METRIC_FIELDS", "MetricsLog", "TrainResult", "environment", "git_commit", "write_json"]
+__all__ = ["METRIC_FIELDS", "MetricsLog", "TrainResult", "environment", "git_commit", "peak_memory",
+           "write_json"]
 
 METRIC_FIELDS = ["iteration", "lr", "train_loss", "train_acc", "test_error", "images_per_s", "elapsed_s"]
 
@@ -91,6 +92,18 @@ def environment(device: torch.device) -> dict[str, Any]:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
     }
+
+
+def peak_memory(device: torch.device) -> int | None:
+    """Peak GPU memory allocated (bytes), or on a CPU the process's peak resident memory (POSIX only)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device)
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib * (1 if sys.platform == "darwin" else 1024)
 
 
 def write_json(path: str | Path, obj: dict) -> None:

@@ -84,3 +84,21 @@ def test_fast_path_needs_a_gpu_and_the_trainer_falls_back(tmp_path, capsys):
         GraphStep(model, torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
     result = train(tiny_config(tmp_path, total_iters=4, milestones=[2], cuda_graph=True))
     assert "CUDA-graph step needs a GPU" in capsys.readouterr().out and not result.results["cuda_graph"]
+
+
+def test_an_image_folder_trains_through_the_imagenet_pipeline(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "tiny-imagenet"
+    for split, n in (("train", 8), ("val", 3)):
+        for c, colour in enumerate(((200, 30, 30), (30, 30, 200))):
+            (root / split / f"n0{c}").mkdir(parents=True)
+            for i in range(n):
+                Image.new("RGB", (40, 48), colour).save(root / split / f"n0{c}" / f"{i}.png")
+    cfg = tiny_config(tmp_path / "run", dataset=str(root), image_size=32, eval_resize=36, workers=0,
+                      batch_size=4, total_iters=6, milestones=[4])
+    assert cfg.pipeline == "imagenet"
+    result = train(cfg)
+    assert result.results["data_source"] == "tiny-imagenet" and result.results["num_classes"] == 2
+    assert result.results["test_images"] == 6  # the whole val split, one centre crop each
+    assert [r["iteration"] for r in result.metrics] == [5, 6]
