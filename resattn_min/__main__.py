@@ -20,7 +20,7 @@ import argparse
 import sys
 from dataclasses import fields, replace
 
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, load_weights
 from .schedule import TrainConfig
 
 EXIT_USAGE, EXIT_DIVERGED = 2, 3
@@ -80,7 +80,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     cfg = replace(cfg, resume=None, **changes)
     data = make_data(cfg, args.batch_size or cfg.plan().recipe.batch_size, info)
     model = build_model(cfg, data.num_classes).to(info.device)
-    model.load_state_dict(ckpt["model"])
+    load_weights(model, ckpt)
     amp = torch.bfloat16 if cfg.amp == "bf16" and info.device.type == "cuda" else None
     imagenet = cfg.pipeline == "imagenet"
     error, n = evaluate(model, data.test, info.device, amp, sharded=imagenet)

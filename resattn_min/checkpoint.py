@@ -22,7 +22,7 @@ import torch
 
 __all__ = [
     "FORMAT", "VERSION", "CheckpointError", "save_checkpoint", "load_checkpoint", "list_checkpoints",
-    "find_resume_checkpoint", "rng_state", "set_rng_state", "load_optimizer_state",
+    "find_resume_checkpoint", "rng_state", "set_rng_state", "load_optimizer_state", "load_weights",
 ]
 
 FORMAT = "resattn-min-checkpoint"
@@ -54,7 +54,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
     if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
     n = state["numpy"]
-    keys = n["keys"].numpy().astype(np.uint32)
+    keys = n["keys"].cpu().numpy().astype(np.uint32)
     np.random.set_state(("MT19937", keys, n["pos"], n["has_gauss"], n["gauss"]))
     p = state["python"]
     random.setstate((p["version"], tuple(p["internal"]), p["gauss"]))
@@ -76,6 +76,17 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
     optimizer.load_state_dict(state)
     for group, own in zip(optimizer.param_groups, groups, strict=True):
         group.update(own)
+
+
+def load_weights(model: torch.nn.Module, state: dict) -> None:
+    """Load a checkpoint's weights; a model built with other options gets a :class:`CheckpointError`."""
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as err:
+        detail = str(err).strip().splitlines()[1:2] or [""]
+        where = state.get("path", "the checkpoint")
+        raise CheckpointError(f"{where} does not fit this model (was it trained with other unit, mask, "
+                              f"activation or combination options?) {detail[0].strip()}") from err
 
 
 def list_checkpoints(run_dir: str | Path) -> list[Path]:

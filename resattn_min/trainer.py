@@ -29,6 +29,7 @@ from .checkpoint import (
     find_resume_checkpoint,
     load_checkpoint,
     load_optimizer_state,
+    load_weights,
     optimizer_state,
     save_checkpoint,
     set_rng_state,
@@ -205,7 +206,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
         ckpt = (find_resume_checkpoint(run_dir, device, cfg.model) if cfg.resume == "auto"
                 else load_checkpoint(cfg.resume, device, cfg.model))
         if ckpt is not None:  # "auto" in a run folder without checkpoints starts afresh
-            model.load_state_dict(ckpt["model"])
+            load_weights(model, ckpt)
             load_optimizer_state(optimizer, ckpt["optimizer"])
             data.train.load_state_dict(ckpt["data"])
             set_rng_state(ckpt["rng"])
