@@ -31,8 +31,8 @@ class MetricsLog:
     """Rows of training metrics, appended to ``metrics.csv`` and ``metrics.jsonl`` as they come.
 
     A resumed run keeps the rows up to the checkpoint's iteration and drops the ones a killed run wrote
-    after it (they are about to be computed again). ``write=False`` (ranks other than 0) keeps rows in
-    memory only.
+    after it (they are about to be computed again). ``write=False`` (ranks other than 0) keeps the new
+    rows in memory only.
     """
 
     def __init__(self, run_dir: str | Path, resume_iteration: int | None = None, write: bool = True) -> None:
@@ -40,7 +40,7 @@ class MetricsLog:
         self.jsonl_path = Path(run_dir) / "metrics.jsonl"
         self.write = write
         self.rows: list[dict[str, Any]] = []
-        if resume_iteration is not None and self.jsonl_path.exists():
+        if write and resume_iteration is not None and self.jsonl_path.exists():  # rank 0 alone reads
             with open(self.jsonl_path) as f:
                 rows = [json.loads(line) for line in f if line.strip()]
             self.rows = [r for r in rows if r["iteration"] <= resume_iteration]
