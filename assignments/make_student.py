@@ -26,6 +26,7 @@ END = re.compile(r"^\s*# END SOLUTION\s*$")
 HEADER = (
     "# Student version, generated from assignments/solutions/ by `python -m assignments.make_student`.\n"
     "# Replace every `raise NotImplementedError(...)` with your code; the docstrings say what to write.\n"
+    "# ruff: noqa: F401 -- the imports are the ones the solution uses: yours may need them\n"
 )
 MAX_LINE = 110  # the project's ruff line length
 DEFAULT_HINT = "write this part (the docstrings above say what it must do)"

@@ -1,5 +1,6 @@
 # Student version, generated from assignments/solutions/ by `python -m assignments.make_student`.
 # Replace every `raise NotImplementedError(...)` with your code; the docstrings say what to write.
+# ruff: noqa: F401 -- the imports are the ones the solution uses: yours may need them
 """Assignment 1 -- channel attention f2 and spatial attention f3 (Sec. 3.3, Eqs. 5 and 6; chapter 4).
 
 The soft mask branch ends with an activation that turns its features ``x`` (shape ``N, C, H, W``) into
