@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Build the book into _build/html with every chapter executed (quick mode unless RESATTN_QUICK is set).
+# Warnings are errors (-W) and references are checked (-n): a clean build prints no warning at all.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export RESATTN_QUICK="${RESATTN_QUICK:-1}"
+bash scripts/fetch_mathjax.sh
+jupyter-book build . -W -n --keep-going
+echo "The book is built: open file://$ROOT/_build/html/index.html"
