@@ -26,7 +26,10 @@ import torch
 
 from resattn_min import mask_activation, residual_unit, soft_mask
 
-__all__ = ["Assignment", "Check", "CheckResult", "Report", "load_submission", "forbidden_uses", "grade"]
+__all__ = [
+    "Assignment", "Check", "CheckResult", "Report",
+    "expect_error", "forbidden_uses", "grade", "load_submission",
+]
 
 STUDENT_DIR = Path(__file__).resolve().parent / "student"
 SOLUTIONS_DIR = Path(__file__).resolve().parent / "solutions"
@@ -120,6 +123,16 @@ class Report:
                 lines += [f"        {line}" for line in r.message.splitlines()]
         lines.append(f"score: {self.score}/{self.max_score}")
         return "\n".join(lines)
+
+
+def expect_error(error: type[Exception], fn: Callable, *args, **kwargs) -> str:
+    """Call ``fn`` and return the message of the ``error`` it must raise; fail if it raises none."""
+    try:
+        fn(*args, **kwargs)
+    except error as err:
+        return str(err)
+    call = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+    raise AssertionError(f"{fn.__name__}({call}) should raise {error.__name__}")
 
 
 def submission_file(assignment: Assignment, path: Path | str | None = None) -> Path:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ..grading import Assignment
-from . import a1_mask_activations, a2_local_mask, a3_se_unit
+from . import a1_mask_activations, a2_local_mask, a3_se_unit, a4_mask_depths
 
 ASSIGNMENTS: dict[int, Assignment] = {
     m.ASSIGNMENT.number: m.ASSIGNMENT
-    for m in (a1_mask_activations, a2_local_mask, a3_se_unit)
+    for m in (a1_mask_activations, a2_local_mask, a3_se_unit, a4_mask_depths)
 }
