@@ -31,7 +31,10 @@ def _sides(model: nn.Module, size: int, layers: list[nn.Module]) -> list[int]:
     The pass runs on the meta device: shapes are computed, numbers are not, so a large network is instant.
     """
     sides: list[int] = []
-    record = lambda _m, _i, out: sides.append(out.shape[-1])  # noqa: E731
+
+    def record(_module: nn.Module, _inputs: tuple, out: torch.Tensor) -> None:
+        sides.append(out.shape[-1])
+
     handles = [layer.register_forward_hook(record) for layer in layers]
     model.to("meta").eval()
     model(torch.empty(1, 3, size, size, device="meta"))
