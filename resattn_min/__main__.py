@@ -1,4 +1,4 @@
-"""``python -m resattn_min {train,evaluate,bench,report}``: the command line of the package.
+"""``python -m resattn_min {train,evaluate,bench,report,reproduce}``: the command line of the package.
 
 Examples::
 
@@ -9,6 +9,8 @@ Examples::
     python -m resattn_min evaluate runs/in92/checkpoint-00530000.pt --image-size 320   # single 320 crop
     python -m resattn_min bench --model attention92_cifar --batch 64 --image-size 32 --steps 100
     torchrun --nproc_per_node 4 -m resattn_min train --config configs/cifar10_attention92.yaml
+    python -m resattn_min reproduce --list                          # the paper's experiments by name
+    python -m resattn_min reproduce attention56_arl attention56_nal --dataset data/cifar10-jpeg --scale 0.1
 
 Mistakes (an unknown model or dataset, a bad schedule, a missing dataset, an unusable checkpoint) end
 with a one-line ``error:`` and exit code 2; a diverged run ends with exit code 3.
@@ -115,6 +117,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .reproduce import list_experiments, reproduce
+
+    if args.list or not args.names:
+        print(list_experiments())
+        return 0
+    status = reproduce(args.names, args.dataset, args.scale, args.runs_dir, parallel=args.parallel,
+                       deadline_s=args.deadline, extra=args.extra)
+    for name, state in status.items():
+        print(f"{name:<26}{state}")
+    return 0 if all(s == "done" for s in status.values()) else 1
+
+
 def _fmt(value) -> str:
     return "-" if value is None else str(value)
 
@@ -151,6 +166,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile", action="store_true", help="also time the fast path with torch.compile")
     p.add_argument("--out", default="runs/bench.json", help="where to write the JSON")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("reproduce", help="run experiments of the paper by name, several at once")
+    p.add_argument("names", nargs="*", help="experiment names (see --list)")
+    p.add_argument("--list", action="store_true", help="list the experiments with the paper's errors")
+    p.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or an image folder")
+    p.add_argument("--scale", type=float, help="schedule scale (default: the paper's length; quick mode's)")
+    p.add_argument("--runs-dir", dest="runs_dir", default="runs/reproduce")
+    p.add_argument("--parallel", type=int, default=1, help="training processes at once (one GPU shared)")
+    p.add_argument("--deadline", type=float, help="stop after this many seconds (runs resume next time)")
+    p.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more train flags, given last")
+    p.set_defaults(func=_cmd_reproduce)
 
     p = sub.add_parser("report", help="the paper's Tables 2, 6, 7 beside our parameter and mult-add counts")
     p.add_argument("--no-macs", action="store_true", help="skip counting multiply-adds (faster)")

@@ -68,7 +68,12 @@ class MetricsLog:
 
 
 def git_commit() -> str | None:
-    """The repository's commit (with ``-dirty`` for uncommitted changes), or None outside a git checkout."""
+    """The repository's commit (with ``-dirty`` for uncommitted changes), or None outside a git checkout.
+
+    ``RESATTN_COMMIT`` names it where the code runs from a copy without ``.git`` (a rented GPU machine).
+    """
+    if os.environ.get("RESATTN_COMMIT"):
+        return os.environ["RESATTN_COMMIT"]
     try:
         def git(*args: str) -> str:
             return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
