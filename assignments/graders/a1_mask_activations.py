@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 
 from resattn_min import AttentionModule
-from resattn_min.mask_activation import ChannelAttention, SpatialAttention
+from resattn_min.mask_activation import ACTIVATIONS, ChannelAttention, SpatialAttention
 
 from ..grading import Assignment
+from .quick import assert_learns, tiny_network
 
 ASSIGNMENT = Assignment(
     number=1,
@@ -122,3 +123,10 @@ def f3_works_inside_a_module(sub) -> None:
     assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0, (
         "no finite gradient reached the mask head: build f3 from differentiable torch operations"
     )
+
+
+@ASSIGNMENT.check(points=1)
+def spatial_attention_network_learns(sub) -> None:
+    """A tiny network whose every mask ends with your f3 beats the accuracy threshold on the quick data"""
+    ACTIVATIONS["student_spatial"] = sub.SpatialAttentionModule
+    assert_learns(tiny_network("arl", 1, activation="student_spatial"), "with f3 as the mask activation")

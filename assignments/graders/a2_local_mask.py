@@ -10,6 +10,7 @@ from resattn_min.residual_unit import ResidualUnit, ResNeXtUnit
 from resattn_min.soft_mask import MASKS, LocalConvMask, SoftMaskBranch
 
 from ..grading import Assignment
+from .quick import assert_learns, tiny_network
 
 ASSIGNMENT = Assignment(
     number=2,
@@ -114,3 +115,10 @@ def compares_at_the_cifar_stages(sub) -> None:
                 f"{name} mask at {channels} channels, {size}x{size}, depth {depth}: got {got.get(name)}, "
                 f"expected {expected}"
             )
+
+
+@ASSIGNMENT.check(points=1)
+def local_mask_network_learns(sub) -> None:
+    """A tiny network with your local mask in every module beats the accuracy threshold on the quick data"""
+    MASKS["student_local"] = sub.LocalConvolutionMask
+    assert_learns(tiny_network("arl", 1, mask="student_local"), "with the local-convolution mask")

@@ -9,6 +9,7 @@ from resattn_min import AttentionModule, attention_cifar, count_parameters, get_
 from resattn_min.residual_unit import ResidualUnit
 
 from ..grading import Assignment
+from .quick import assert_learns, tiny_network
 
 ASSIGNMENT = Assignment(
     number=3,
@@ -119,3 +120,10 @@ def builds_a_cifar_network(sub) -> None:
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     expected = _expected_size(attention_cifar(56))
     assert count_parameters(model) == expected, f"{count_parameters(model)} parameters, expected {expected}"
+
+
+@ASSIGNMENT.check(points=1)
+def se_network_learns(sub) -> None:
+    """A tiny network built from your SE units beats the accuracy threshold on the quick data"""
+    sub.register()
+    assert_learns(tiny_network("arl", 1, unit="se"), "with SE units")

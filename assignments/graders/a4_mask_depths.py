@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
 import torch
@@ -11,6 +12,7 @@ from resattn_min import attention_cifar
 from resattn_min.soft_mask import SoftMaskBranch
 
 from ..grading import Assignment, expect_error
+from .quick import assert_learns, tiny_network
 
 ASSIGNMENT = Assignment(
     number=4,
@@ -112,3 +114,14 @@ def refuses_impossible_sizes(sub) -> None:
         assert re.search(rf"(?<!\d){side}(?!\d)", message), (
             f"input {size}, target {target}: name the {side}x{side} map in the message; it was {message!r}"
         )
+
+
+@ASSIGNMENT.check(points=1)
+def derived_depths_train(sub) -> None:
+    """A tiny network on 16 x 16 images with the depths for a 2 x 2 target: masks at 2 x 2, and it learns"""
+    depths = tuple(sub.mask_depths_for(16, 2))
+    assert depths == (3, 2, 1), f"mask_depths_for(16, 2) = {depths}: stages of 16, 8, 4 pixels pool to 2 x 2"
+    model = tiny_network("arl", 1, mask_depths=depths)
+    sides = _smallest_mask_maps(copy.deepcopy(model), 16)
+    assert set(sides) == {2}, f"the masks' smallest maps are {sides}, expected 2 x 2"
+    assert_learns(model, f"with mask depths {depths}")
