@@ -28,7 +28,7 @@ from resattn_min import mask_activation, residual_unit, soft_mask
 
 __all__ = [
     "Assignment", "Check", "CheckResult", "Report",
-    "expect_error", "forbidden_uses", "grade", "load_submission",
+    "expect_error", "forbidden_uses", "grade", "load_submission", "shared",
 ]
 
 STUDENT_DIR = Path(__file__).resolve().parent / "student"
@@ -133,6 +133,26 @@ def expect_error(error: type[Exception], fn: Callable, *args, **kwargs) -> str:
         return str(err)
     call = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
     raise AssertionError(f"{fn.__name__}({call}) should raise {error.__name__}")
+
+
+_shared: dict[str, object] = {}
+
+
+def shared(sub: ModuleType, name: str, run: Callable[[], object]) -> object:
+    """``run()`` once per submission: its result, or its error, is shared by every check that asks.
+
+    For a costly call (a training run) that several checks read: each of them reports the same outcome.
+    """
+    key = f"{sub.__name__}.{name}"  # a module's name is new at every load (see load_submission)
+    if key not in _shared:
+        try:
+            _shared[key] = run()
+        except Exception as err:  # stored, and raised in every check that reads it
+            _shared[key] = err
+    result = _shared[key]
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 def submission_file(assignment: Assignment, path: Path | str | None = None) -> Path:

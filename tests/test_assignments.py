@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ast
 import json
+import re
+import shutil
 import sys
 import time
 import zipfile
@@ -18,11 +20,12 @@ if str(ROOT) not in sys.path:  # `assignments` is a folder of the repository, no
     sys.path.insert(0, str(ROOT))
 
 from assignments import grade as grade_command  # noqa: E402
-from assignments import make_student  # noqa: E402
+from assignments import make_student, timings  # noqa: E402
 from assignments.graders import ASSIGNMENTS  # noqa: E402
 from assignments.grading import SOLUTIONS_DIR, STUDENT_DIR, Assignment, grade  # noqa: E402
 
 NUMBERS = sorted(ASSIGNMENTS)
+PAGE = ROOT / "book" / "instructors.md"
 
 
 def _failures(report) -> str:
@@ -139,3 +142,34 @@ def test_handout_zip_has_everything_but_the_solutions(tmp_path):
     for n in NUMBERS:
         assert f"assignments/student/{ASSIGNMENTS[n].filename}" in names
     assert "assignments/graders/quick.py" in names and "assignments/grade.py" in names
+
+
+def test_instructors_page_shows_the_measured_timings_of_every_assignment(tmp_path):
+    results = json.loads(timings.RESULTS.read_text())
+    assert [row["number"] for row in results["assignments"]] == NUMBERS, (
+        "assignments/timings.json misses an assignment: run python -m assignments.timings --page " + str(PAGE)
+    )
+    for row in results["assignments"]:
+        solution = (SOLUTIONS_DIR / ASSIGNMENTS[row["number"]].filename).read_text()
+        changed = f"assignment {row['number']} changed since it was timed"
+        assert row["lines_to_write"] == timings.lines_to_write(solution), changed
+        assert row["points"] == ASSIGNMENTS[row["number"]].max_points, changed
+    regenerated = tmp_path / PAGE.name
+    shutil.copy(PAGE, regenerated)
+    timings.update_page(regenerated, results)
+    assert regenerated.read_text() == PAGE.read_text(), (
+        "the table of book/instructors.md differs from assignments/timings.json: run "
+        "python -m assignments.timings --from-json --page book/instructors.md"
+    )
+
+
+def test_instructors_page_is_in_the_book_and_its_links_resolve():
+    text = PAGE.read_text()
+    assert re.search(r"^\s*- file: book/instructors\s*$", (ROOT / "_toc.yml").read_text(), re.M)
+    targets = re.findall(r"\{doc\}`([^`<]+?)`", text)
+    assert targets, "the page should link to the chapters its assignments go with"
+    for target in targets:
+        base = (PAGE.parent / target).resolve()
+        assert base.with_suffix(".md").exists() or base.with_suffix(".ipynb").exists(), f"broken: {target}"
+    for n in NUMBERS:  # in the table of what students write, and in the generated table of timings
+        assert len(re.findall(rf"^\| {n} \|", text, re.M)) == 2, f"assignment {n} is not in both tables"

@@ -8,7 +8,7 @@ import itertools
 import torch
 from torch import nn
 
-from ..grading import Assignment
+from ..grading import Assignment, shared
 from .quick import PASS_ACCURACY, QUICK_STEPS, grading_data, tiny_network
 
 ASSIGNMENT = Assignment(
@@ -19,8 +19,7 @@ ASSIGNMENT = Assignment(
     effort="3-4 hours",
 )
 
-SWEEP = (1, 2, 3)
-_runs: dict[str, dict | Exception] = {}
+SWEEP, SEED = (1, 2, 3), 5
 
 
 def _images(seed: int = 3) -> torch.Tensor:
@@ -50,19 +49,15 @@ def _close(got: list[float], expected: list[float], what: str) -> None:
 
 
 def _fig4(sub) -> dict:
-    """The submission's Fig. 4 run with one module per stage; it trains two networks, so it runs once per
-    submission and its result (or its error) is shared by the checks that need it."""
-    if sub.__name__ not in _runs:
-        try:
-            _runs[sub.__name__] = sub.fig4_experiment(
-                tiny_network, grading_data(), modules=1, steps=QUICK_STEPS
-            )
-        except Exception as err:  # every check that reads the run reports the same error
-            _runs[sub.__name__] = err
-    run = _runs[sub.__name__]
-    if isinstance(run, Exception):
-        raise run
-    return run
+    """The submission's Fig. 4 run with one module per stage (it trains two networks)."""
+    return shared(sub, "fig4", lambda: sub.fig4_experiment(
+        tiny_network, grading_data(), modules=1, steps=QUICK_STEPS
+    ))
+
+
+def _sweep(sub) -> dict:
+    """The submission's depth sweep over ``SWEEP`` modules per stage, seed ``SEED``."""
+    return shared(sub, "sweep", lambda: sub.depth_sweep(tiny_network, _images(), SWEEP, seed=SEED))
 
 
 @ASSIGNMENT.check(points=2)
@@ -93,12 +88,12 @@ def leaves_the_model_as_found(sub) -> None:
 @ASSIGNMENT.check(points=1)
 def sweeps_the_depth(sub) -> None:
     """depth_sweep gives the last stage's response at initialisation for each m, seeded before each build"""
-    got = sub.depth_sweep(tiny_network, _images(), SWEEP, seed=5)
+    got = _sweep(sub)
     assert isinstance(got, dict) and set(got) == {"arl", "nal"}, f"expected keys 'arl' and 'nal', got {got!r}"
     for combination in ("arl", "nal"):
         expected = []
         for m in SWEEP:
-            torch.manual_seed(5)
+            torch.manual_seed(SEED)
             expected.append(_responses(tiny_network(combination, m), _images())[-1])
         _close(got[combination], expected, f"{combination} over m = {SWEEP}")
 
@@ -106,7 +101,7 @@ def sweeps_the_depth(sub) -> None:
 @ASSIGNMENT.check(points=2)
 def nal_fades_with_depth(sub) -> None:
     """Fig. 4: the NAL / ARL ratio of the last stage falls as modules are stacked, and ARL's response grows"""
-    got = sub.depth_sweep(tiny_network, _images(), SWEEP, seed=0)
+    got = _sweep(sub)
     ratio = [n / a for n, a in zip(got["nal"], got["arl"], strict=True)]
     shown = ", ".join(f"m={m}: {r:.3f}" for m, r in zip(SWEEP, ratio, strict=True))
     assert all(b < a for a, b in itertools.pairwise(ratio)), f"NAL / ARL should fall with m; got {shown}"

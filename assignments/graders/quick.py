@@ -24,11 +24,13 @@ from resattn_min.data import pixel_mean, synthetic_dataset
 
 __all__ = [
     "tiny_network", "quick_data", "grading_data", "train_steps", "accuracy", "one_thread", "assert_learns",
-    "QUICK_STEPS", "PASS_ACCURACY",
+    "QUICK_STEPS", "PASS_ACCURACY", "IMAGE_SIZE", "BATCH_SIZE",
 ]
 
 WIDTHS, STRIDES, MASK_DEPTHS = (16, 32, 64), (1, 2, 2), (2, 1, 1)
-#: Steps of a grader's training run (batches of 32, so 2.5 passes over the 512 training images).
+#: Side of the graders' images and size of a training batch.
+IMAGE_SIZE, BATCH_SIZE = 16, 32
+#: Steps of a grader's training run (2.5 passes over the 512 training images).
 QUICK_STEPS = 40
 #: Test accuracy a grader's run must reach: 3.5 times chance on 10 classes. Over three seeds, tiny networks
 #: with every mask activation, the local mask, SE units or NAL reached 0.50 to 0.98 in QUICK_STEPS steps.
@@ -57,7 +59,7 @@ def tiny_network(
 
 
 def quick_data(
-    num_train: int, num_test: int, *, num_classes: int = 10, image_size: int = 16, seed: int = 0
+    num_train: int, num_test: int, *, num_classes: int = 10, image_size: int = IMAGE_SIZE, seed: int = 0
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``train_images, train_labels, test_images, test_labels`` of the synthetic dataset, normalised."""
     train, test = synthetic_dataset(
@@ -83,8 +85,8 @@ def one_thread() -> Iterator[None]:
 
 
 def train_steps(
-    model: nn.Module, images: Tensor, labels: Tensor, steps: int, *, lr: float = 0.05, batch_size: int = 32,
-    seed: int = 0,
+    model: nn.Module, images: Tensor, labels: Tensor, steps: int, *, lr: float = 0.05,
+    batch_size: int = BATCH_SIZE, seed: int = 0,
 ) -> list[float]:
     """``steps`` steps of the paper's optimiser (Nesterov SGD, momentum 0.9, weight decay 1e-4); the losses.
 
@@ -117,7 +119,7 @@ def accuracy(model: nn.Module, images: Tensor, labels: Tensor) -> float:
 
 @cache
 def grading_data() -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """The graders' data: 512 training and 256 test images of 16 x 16 pixels, 10 classes."""
+    """The graders' data: 512 training and 256 test images of ``IMAGE_SIZE`` pixels square, 10 classes."""
     return quick_data(512, 256)
 
 
