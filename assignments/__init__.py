@@ -6,4 +6,5 @@
   (stubs that raise ``NotImplementedError`` in place of the marked parts); never edited by hand.
 * ``assignments/graders/`` -- one grader per assignment: weighted checks of the paper's properties.
 * ``python -m assignments.grade <n> [--submission PATH]`` -- grade a submission and print its score.
+* ``python -m assignments.timings --page book/instructors.md`` -- time every grader for the instructors' page.
 """

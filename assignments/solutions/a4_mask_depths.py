@@ -21,6 +21,10 @@ map of side ``s`` to ``floor((s - 1) / 2) + 1``; a stride of 1 keeps ``s``.
 4. ``attention_for_size(depth, input_size, target, **options)`` -- ``attention_cifar(depth, ...)`` with the
    derived mask depths; ``options`` go on to ``attention_cifar`` (``num_classes``, ``activation``, ...).
 
+Questions for your report (not graded): which input sizes from 24 to 64 pixels allow a target of 4, and
+which do not? Why does the paper stop at 7 x 7 rather than pool each mask down to 1 x 1? How does the
+number of max-pools change what one position of the mask can see (its receptive field)?
+
 Grade your work with ``python -m assignments.grade 4``.
 """
 

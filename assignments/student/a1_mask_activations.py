@@ -21,6 +21,12 @@ The classes at the end wrap your functions as modules, so the grader can put the
 of an Attention Module. Do not use the package's own activations (``resattn_min.mask_activation``):
 that is the book's answer, and a submission that imports it scores zero.
 
+Questions for your report (not graded): each of f2 and f3 throws away something that f1 keeps -- what,
+exactly? Table 1 finds mixed attention best; the paper's explanation is that f2 and f3 constrain the
+mask. Relate that to what you found. Train ``tiny_network`` from ``assignments/graders/quick.py`` with
+each activation for a few hundred steps and several seeds: is the ranking of Table 1 visible at that
+scale, or within the spread over seeds?
+
 Grade your work with ``python -m assignments.grade 1`` (add ``--submission PATH`` for a copy elsewhere).
 """
 
