@@ -1,4 +1,4 @@
-"""``python -m resattn_min {train,evaluate,bench,report,reproduce}``: the command line of the package.
+"""``python -m resattn_min {train,evaluate,bench,report,reproduce,tables}``: the command line of the package.
 
 Examples::
 
@@ -130,6 +130,13 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0 if all(s == "done" for s in status.values()) else 1
 
 
+def _cmd_tables(args: argparse.Namespace) -> int:
+    from .runs_on_record import print_tables
+
+    print_tables()
+    return 0
+
+
 def _fmt(value) -> str:
     return "-" if value is None else str(value)
 
@@ -177,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deadline", type=float, help="stop after this many seconds (runs resume next time)")
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more train flags, given last")
     p.set_defaults(func=_cmd_reproduce)
+
+    p = sub.add_parser("tables", help="the results tables of the runs on record in results/")
+    p.set_defaults(func=_cmd_tables)
 
     p = sub.add_parser("report", help="the paper's Tables 2, 6, 7 beside our parameter and mult-add counts")
     p.add_argument("--no-macs", action="store_true", help="skip counting multiply-adds (faster)")

@@ -17,6 +17,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 RESATTN_DATA=/tmp/stage/data
+export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps CUDA_MPS_LOG_DIRECTORY=/tmp/mps-log
 STAGE=/tmp/stage RUNS=/tmp/runs OUT="${OUT:-/tmp/out}"
 mkdir -p "$STAGE/data" "$RUNS" "$OUT"
 PY=python3
@@ -27,6 +28,14 @@ CIFAR_RUNS="${CIFAR_RUNS:-attention92 resnet164 attention56_arl attention56_nal 
 attention56_channel attention56_spatial attention56_local}"
 NOISE_SCALE="${NOISE_SCALE:-0.05}"
 NOISE_RUNS="${NOISE_RUNS:-attention92_noise_r70 resnet164_noise_r70 attention92_noise_r30 resnet164_noise_r30}"
+
+start_mps() {  # MPS lets the processes' kernels run side by side instead of taking turns on the GPU
+    if command -v nvidia-cuda-mps-control >/dev/null && [ "${MPS:-1}" = 1 ]; then
+        mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+        pgrep -x nvidia-cuda-mps >/dev/null || nvidia-cuda-mps-control -d
+        echo "MPS on"
+    fi
+}
 
 progress() {
     for log in "$RUNS"/*/*/log.txt; do
@@ -66,12 +75,7 @@ for s in ('train', 'test'): print(s, l('$STAGE/cifar10-jpeg', s).images.shape)"
             --steps 20 --warmup 5 --out "$RUNS/bench/imagenet_224_b64.json"
         ;;
     cifar)
-        if command -v nvidia-cuda-mps-control >/dev/null && [ "${MPS:-1}" = 1 ]; then
-            # MPS lets the processes' kernels run side by side instead of taking turns on the GPU.
-            export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps CUDA_MPS_LOG_DIRECTORY=/tmp/mps-log
-            mkdir -p /tmp/mps /tmp/mps-log
-            pgrep -x nvidia-cuda-mps >/dev/null || nvidia-cuda-mps-control -d && echo "MPS on"
-        fi
+        start_mps
         setsid nohup bash -c "
             $PY -m resattn_min reproduce $CIFAR_RUNS --dataset $STAGE/cifar10-jpeg --scale $CIFAR_SCALE \
                 --runs-dir $RUNS/cifar10_jpeg --parallel ${PARALLEL:-8} &
@@ -82,6 +86,7 @@ for s in ('train', 'test'): print(s, l('$STAGE/cifar10-jpeg', s).images.shape)"
         sleep 2
         ;;
     imagenette)
+        start_mps
         setsid nohup bash scripts/imagenette_runs.sh "$STAGE/imagenette2-160sq" "$RUNS/imagenette" \
             >"$RUNS/imagenette.log" 2>&1 </dev/null &
         sleep 2

@@ -1,0 +1,126 @@
+"""The runs on record: read ``results/`` (written by real training runs) for the results chapters.
+
+Every number the results chapters quote comes from these files: ``results/<group>/<run>/results.json``
+(config, final-iteration test error, device, wall time, images/s, commit, date, command),
+``metrics.csv`` (the learning curve), ``log.txt``; ``results/bench/*.json`` (step timings) and
+``results/checkpoints/*.fp16.pt`` (weights of trained networks, half precision to stay small).
+
+``python -m resattn_min tables`` prints every results table from these files alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import torch
+
+from .config import REPO_ROOT
+from .experiments import EXPERIMENTS
+
+__all__ = ["RESULTS", "GROUPS", "load_runs", "runs_table", "learning_curve", "bench_rows", "load_trained",
+           "single_crop_errors", "print_tables"]
+
+RESULTS = REPO_ROOT / "results"
+#: Result groups and the data each was trained on (the label every table carries).
+GROUPS = {
+    "cifar10_jpeg": "CIFAR-10 (JPEG copy)",
+    "cifar10_jpeg_noise": "CIFAR-10 (JPEG copy), noisy training labels",
+    "imagenette": "Imagenette (160 px, squashed)",
+}
+
+
+def load_runs(group: str, root: Path = RESULTS) -> dict[str, dict]:
+    """``{run name: results.json}`` of one group, sorted by name."""
+    folder = Path(root) / group
+    if group not in GROUPS or not folder.is_dir():
+        raise FileNotFoundError(f"no results group {group!r} under {root}; groups: {', '.join(GROUPS)}")
+    return {p.parent.name: json.loads(p.read_text()) for p in sorted(folder.glob("*/results.json"))}
+
+
+def _options(config: dict) -> str:
+    keys = ("combination", "activation", "mask", "unit")
+    return ", ".join(f"{k}={config[k]}" for k in keys if config.get(k)) or "-"
+
+
+def runs_table(group: str, runs: list[str] | None = None, root: Path = RESULTS):
+    """A pandas DataFrame, one row per run: ours beside the paper's error where the paper has one."""
+    import pandas as pd
+
+    records = load_runs(group, root)
+    rows = []
+    for name in runs or list(records):
+        r = records[name]
+        exp = EXPERIMENTS.get(name) if group.startswith("cifar10") else None  # CIFAR-10 rows of the paper
+        rows.append({
+            "run": name, "model": r["model"], "options": _options(r["config"]),
+            "clean ratio r": (r.get("noise") or {}).get("r", 1.0),
+            "test error (%)": round(100 * r["test_error"], 2),
+            "paper (%)": exp.paper_error if exp else None,
+            "iterations": r["iterations"], "schedule scale": r["schedule_scale"],
+            "wall (min)": round(r["wall_time_s"] / 60, 1),
+            "train img/s": round(r["train_images_per_s"] or 0),
+            "peak GPU memory (GiB)": round((r["peak_memory_bytes"] or 0) / 2**30, 2),
+            "device": r["device"], "date": r["date"][:10], "commit": (r["git_commit"] or "-")[:8],
+        })
+    return pd.DataFrame(rows).set_index("run")
+
+
+def learning_curve(group: str, run: str, root: Path = RESULTS):
+    """The run's ``metrics.csv`` as a DataFrame (``test_error`` only at evaluation points)."""
+    import pandas as pd
+
+    return pd.read_csv(Path(root) / group / run / "metrics.csv")
+
+
+def bench_rows(name: str, root: Path = RESULTS) -> tuple[list[dict], dict]:
+    """Rows and environment of ``results/bench/<name>.json`` (``python -m resattn_min bench``)."""
+    report = json.loads((Path(root) / "bench" / f"{name}.json").read_text())
+    return report["rows"], {k: v for k, v in report.items() if k not in ("rows", "agreement")}
+
+
+_EVAL = re.compile(r"test error ([\d.]+)% .* at (\d+)x\d+")
+
+
+def single_crop_errors(group: str, run: str, root: Path = RESULTS) -> dict[int, float]:
+    """``{crop size: test error (%)}`` from the run's ``eval<size>.txt`` (written by ``evaluate``)."""
+    errors = {}
+    for path in sorted((Path(root) / group / run).glob("eval*.txt")):
+        match = _EVAL.search(path.read_text())
+        if match:
+            errors[int(match.group(2))] = float(match.group(1))
+    return errors
+
+
+def load_trained(name: str, root: Path = RESULTS) -> torch.nn.Module:
+    """A trained network from ``results/checkpoints/<name>.fp16.pt``, in float32 and eval mode."""
+    from .schedule import TrainConfig
+    from .trainer import build_model
+
+    path = Path(root) / "checkpoints" / f"{name}.fp16.pt"
+    if not path.is_file():
+        found = sorted(p.name.removesuffix(".fp16.pt") for p in path.parent.glob("*.fp16.pt"))
+        raise FileNotFoundError(f"no checkpoint {path}; trained networks on record: {', '.join(found)}")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    config = TrainConfig.from_dict({**ckpt["config"], "resume": None})
+    model = build_model(config, num_classes=10)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()})
+    return model.eval()
+
+
+def print_tables(root: Path = RESULTS) -> None:
+    """Every results table, as text (``python -m resattn_min tables``)."""
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        for group, label in GROUPS.items():
+            if (Path(root) / group).is_dir():
+                print(f"\n{label} ({group})")
+                cols = ["model", "options", "test error (%)", "paper (%)", "iterations", "wall (min)",
+                        "train img/s", "device", "date", "commit"]
+                print(runs_table(group, root=root)[cols].to_string())
+        for bench in sorted((Path(root) / "bench").glob("*.json")):
+            rows, env = bench_rows(bench.stem, root)
+            print(f"\nbench {bench.stem} ({env['device']}, {env['date'][:10]})")
+            print(pd.DataFrame(rows).to_string(index=False))
