@@ -18,16 +18,20 @@ from pathlib import Path
 
 from .experiments import EXPERIMENTS, Experiment, get_experiment
 
-__all__ = ["train_command", "reproduce", "RUN_INTERVALS"]
+__all__ = ["train_command", "reproduce", "list_experiments", "RUN_INTERVALS", "LAUNCHER"]
 
 #: Evaluation, checkpoint and log intervals at the paper's length (scaled with the schedule, like it).
 RUN_INTERVALS = {"eval_every": 8000, "ckpt_every": 4000, "log_every": 400}
 
 
-def train_command(exp: Experiment, dataset: str, scale: float | None, run_dir: Path,
-                  extra: list[str]) -> list[str]:
+#: How a training process is started: this Python and the package's command line.
+LAUNCHER = (sys.executable, "-m", "resattn_min")
+
+
+def train_command(exp: Experiment, dataset: str, scale: float | None, run_dir: Path, extra: list[str],
+                  launcher: tuple[str, ...] = LAUNCHER) -> list[str]:
     """The ``train`` command line of one experiment (``scale`` None: the paper's length, or quick mode's)."""
-    cmd = [sys.executable, "-m", "resattn_min", "train", "--dataset", dataset, "--run-dir", str(run_dir),
+    cmd = [*launcher, "train", "--dataset", dataset, "--run-dir", str(run_dir),
            "--resume", "auto", "--cuda-graph", "--no-progress"]
     if scale is not None:
         cmd += ["--schedule-scale", f"{scale:g}"]
@@ -42,7 +46,8 @@ def _finished(run_dir: Path) -> bool:
 
 
 def reproduce(names: list[str], dataset: str, scale: float | None, runs_dir: str | Path, *, parallel: int = 1,
-              deadline_s: float | None = None, extra: list[str] | None = None, poll_s: float = 5.0) -> dict:
+              deadline_s: float | None = None, extra: list[str] | None = None, poll_s: float = 5.0,
+              launcher: tuple[str, ...] = LAUNCHER) -> dict:
     """Run ``names`` (in order, ``parallel`` at a time) until all finish or ``deadline_s`` passes.
 
     Returns ``{name: "done" | "stopped" | "failed (exit N)" | "waiting"}``. Stopped runs resume later.
@@ -60,7 +65,7 @@ def reproduce(names: list[str], dataset: str, scale: float | None, runs_dir: str
                 run_dir = runs_dir / exp.name
                 run_dir.mkdir(parents=True, exist_ok=True)
                 log = open(run_dir / "log.txt", "a")  # noqa: SIM115 (closed when the process ends)
-                cmd = train_command(exp, dataset, scale, run_dir, extra or [])
+                cmd = train_command(exp, dataset, scale, run_dir, extra or [], launcher)
                 log.write("$ " + " ".join(cmd) + "\n")
                 log.flush()
                 running[exp.name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 
 import torch
@@ -20,7 +21,7 @@ from .config import REPO_ROOT
 from .experiments import EXPERIMENTS
 
 __all__ = ["RESULTS", "GROUPS", "load_runs", "runs_table", "learning_curve", "bench_rows", "load_trained",
-           "single_crop_errors", "print_tables"]
+           "single_crop_errors", "concurrent_throughput", "print_tables"]
 
 RESULTS = REPO_ROOT / "results"
 #: Result groups and the data each was trained on (the label every table carries).
@@ -55,7 +56,7 @@ def runs_table(group: str, runs: list[str] | None = None, root: Path = RESULTS):
         exp = EXPERIMENTS.get(name) if group.startswith("cifar10") else None  # CIFAR-10 rows of the paper
         rows.append({
             "run": name, "model": r["model"], "options": _options(r["config"]),
-            "clean ratio r": (r.get("noise") or {}).get("r", 1.0),
+            "clean ratio r": round((r.get("noise") or {}).get("r", 1.0), 4),
             "test error (%)": round(100 * r["test_error"], 2),
             "paper (%)": exp.paper_error if exp else None,
             "iterations": r["iterations"], "schedule scale": r["schedule_scale"],
@@ -109,6 +110,30 @@ def load_trained(name: str, root: Path = RESULTS) -> torch.nn.Module:
     return model.eval()
 
 
+def concurrent_throughput(groups: tuple[str, ...] = ("cifar10_jpeg", "cifar10_jpeg_noise"),
+                          start_s: float = 120, end_s: float = 480,
+                          root: Path = RESULTS) -> tuple[int, float]:
+    """Processes running and their summed training images/s between ``start_s`` and ``end_s`` seconds
+    after the first of the runs started (each run's median over its metric rows in that window).
+
+    The runs of a group shared one GPU; their clocks are put on one axis from ``date`` (the end of the
+    run) minus ``wall_time_s``.
+    """
+    import pandas as pd
+
+    frames = []
+    for group in groups:
+        for name, r in load_runs(group, root).items():
+            curve = learning_curve(group, name, root)
+            began = datetime.fromisoformat(r["date"]).timestamp() - r["wall_time_s"]
+            frames.append(curve.assign(t=began + curve["elapsed_s"], run=f"{group}/{name}"))
+    rows = pd.concat(frames)
+    rows["t"] -= rows["t"].min()
+    window = rows[(rows["t"] >= start_s) & (rows["t"] < end_s)]
+    per_run = window.groupby("run")["images_per_s"].median()
+    return len(per_run), float(per_run.sum())
+
+
 def print_tables(root: Path = RESULTS) -> None:
     """Every results table, as text (``python -m resattn_min tables``)."""
     import pandas as pd
@@ -124,3 +149,7 @@ def print_tables(root: Path = RESULTS) -> None:
             rows, env = bench_rows(bench.stem, root)
             print(f"\nbench {bench.stem} ({env['device']}, {env['date'][:10]})")
             print(pd.DataFrame(rows).to_string(index=False))
+        if (Path(root) / "cifar10_jpeg").is_dir():
+            n, total = concurrent_throughput(root=root)
+            print(f"\n{n} CIFAR training processes sharing the GPU (MPS), 120-480 s into the session: "
+                  f"{total:,.0f} training images/s in all")

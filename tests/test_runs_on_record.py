@@ -1,0 +1,73 @@
+"""The runs on record in ``results/``: every number the results chapters quote comes from complete files."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from resattn_min.__main__ import main
+from resattn_min.config import DATA_ROOT
+from resattn_min.runs_on_record import (
+    GROUPS,
+    RESULTS,
+    learning_curve,
+    load_runs,
+    load_trained,
+    runs_table,
+    single_crop_errors,
+)
+
+RECORD = ("command", "device", "date", "git_commit", "torch", "test_error", "iterations", "schedule_scale",
+          "wall_time_s", "train_images_per_s", "config")
+
+
+@pytest.mark.parametrize("group", list(GROUPS))
+def test_every_run_records_what_made_it(group):
+    runs = load_runs(group)
+    assert runs, f"no runs in results/{group}"
+    for name, r in runs.items():
+        missing = [k for k in RECORD if r.get(k) in (None, "")]
+        assert not missing, f"{group}/{name} lacks {missing}"
+        assert 0 < r["test_error"] < 1 and not r["quick"]
+        assert r["device_type"] == "cuda" and "-dirty" not in r["git_commit"]
+        curve = learning_curve(group, name)
+        assert curve["iteration"].iloc[-1] == r["iterations"]  # the curve reaches the end of the run
+        assert curve["test_error"].dropna().iloc[-1] == pytest.approx(r["test_error"])  # final = reported
+
+
+def test_tables_put_the_papers_numbers_beside_ours_on_cifar_only(capsys):
+    cifar = runs_table("cifar10_jpeg")
+    assert cifar.loc["attention92", "paper (%)"] == 4.99 and cifar.loc["resnet164", "paper (%)"] == 5.46
+    assert runs_table("imagenette")["paper (%)"].isna().all()  # 10 classes at 160 px: no paper number
+    noise = runs_table("cifar10_jpeg_noise")
+    assert sorted(set(noise["clean ratio r"])) == [0.3, 0.5, 0.7, 0.9]
+    assert main(["tables"]) == 0
+    out = capsys.readouterr().out
+    assert all(label in out for label in GROUPS.values())
+
+
+def test_imagenette_runs_were_also_tested_at_a_larger_crop():
+    for name in load_runs("imagenette"):
+        assert set(single_crop_errors("imagenette", name)) == {160, 224}
+
+
+def test_unknown_checkpoint_lists_the_trained_networks():
+    with pytest.raises(FileNotFoundError, match="cifar10_jpeg_attention92"):
+        load_trained("attention93")
+
+
+@pytest.mark.skipif(not (DATA_ROOT / "cifar10-jpeg" / "test").is_dir(), reason="CIFAR-10 JPEG copy not here")
+def test_shipped_attention56_checkpoint_reproduces_its_recorded_error():
+    """The fp16 weights, on 500 test images of the copy they were trained on, give the recorded error."""
+    from resattn_min.data import load_image_tensors, pixel_mean
+
+    train = load_image_tensors(DATA_ROOT / "cifar10-jpeg", "train")
+    test = load_image_tensors(DATA_ROOT / "cifar10-jpeg", "test")
+    pick = torch.randperm(len(test.labels), generator=torch.Generator().manual_seed(0))[:500]
+    images = test.images[pick].float() / 255 - pixel_mean(train.images)
+    model = load_trained("cifar10_jpeg_attention56_arl")
+    with torch.no_grad():
+        wrong = (model(images).argmax(1) != test.labels[pick]).float().mean().item()
+    recorded = load_runs("cifar10_jpeg")["attention56_arl"]["test_error"]
+    assert wrong == pytest.approx(recorded, abs=0.05)  # 500 images: a standard error of about 1.6 points
+    assert (RESULTS / "checkpoints" / "cifar10_jpeg_attention56_arl.fp16.pt").stat().st_size < 4 * 2**20
