@@ -65,11 +65,17 @@ def _step_seconds(modules: int, steps: int = 20) -> float:
     return (time.perf_counter() - start) / steps
 
 
+def _load() -> float:
+    """The 1-minute load average (others' work on a shared machine slows every measurement)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
 def measure(repeats: int = 3) -> dict:
     """Time every grader (reference and stub) and the tiny networks' training step; describe the machine."""
-    rows = []
+    rows, loads = [], [_load()]
     for n, a in ASSIGNMENTS.items():
         solution = SOLUTIONS_DIR / a.filename
+        loads.append(_load())
         rows.append({
             "number": n,
             "lines_to_write": lines_to_write(solution.read_text()),
@@ -79,6 +85,8 @@ def measure(repeats: int = 3) -> dict:
             "stub_s": statistics.median(_grade_seconds(n, STUDENT_DIR) for _ in range(repeats)),
         })
         print(f"assignment {n}: {rows[-1]}", flush=True)
+    step_s = {str(m): statistics.median(_step_seconds(m) for _ in range(repeats)) for m in (1, 3)}
+    loads.append(_load())
     return {
         "date": datetime.date.today().isoformat(),
         "machine": {
@@ -86,11 +94,11 @@ def measure(repeats: int = 3) -> dict:
             "processor": platform.processor() or platform.machine(),
             "python": platform.python_version(),
             "torch": torch.__version__,
-            "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+            "load_average_1min": [min(loads), max(loads)],
         },
         "repeats": repeats,
         "assignments": rows,
-        "step_s": {str(m): statistics.median(_step_seconds(m) for _ in range(repeats)) for m in (1, 3)},
+        "step_s": step_s,
     }
 
 
@@ -120,9 +128,11 @@ def update_page(page: Path, results: dict) -> None:
     m = results["machine"]
     steps = results["step_s"]
     limits = sorted({a.time_limit_s for a in ASSIGNMENTS.values()})
+    low, high = m["load_average_1min"]
     note = (
-        f"Measured on {results['date']} on {m['cpus']} CPU cores (load average {m['load_average_1min']:.1f} "
-        f"while measuring: the machine was shared), torch {m['torch']}, median of {results['repeats']} runs. "
+        f"Measured on {results['date']} on {m['cpus']} CPU cores shared with other work (1-minute load "
+        f"average {low:.1f} to {high:.1f} while measuring), torch {m['torch']}, median of "
+        f"{results['repeats']} runs. "
         f"A grader's training run is {quick.QUICK_STEPS} steps of batch {quick.BATCH_SIZE} on "
         f"{quick.IMAGE_SIZE} x {quick.IMAGE_SIZE} images for a network with "
         f"{', '.join(map(str, quick.WIDTHS))} channels in its stages; it passes at a test accuracy of "
