@@ -29,7 +29,7 @@ HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 CHAPTER = "chapters/03_attention_residual_learning.html"
 CHAPTERS = ["01_trunk", "02_soft_mask", "03_attention_residual_learning", "04_mask_activations",
-            "05_networks"]
+            "05_networks", "06_training_cifar"]
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
