@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -25,9 +27,9 @@ from . import config
 from .noisy_labels import corrupt_labels
 
 __all__ = [
-    "CifarData", "DatasetNotFoundError", "GPUBatchStream", "ImageTensors", "SubtractPixelMean",
-    "augment_batch", "load_image_tensors", "make_cifar_streams", "pixel_mean", "stratified_subset",
-    "synthetic_dataset", "torchvision_loader",
+    "CifarData", "CifarSource", "DatasetNotFoundError", "GPUBatchStream", "ImageTensors",
+    "SubtractPixelMean", "augment_batch", "find_cifar10", "load_image_tensors", "make_cifar_streams",
+    "pixel_mean", "stratified_subset", "synthetic_dataset", "torchvision_loader",
 ]
 
 _CIFAR = {"cifar10": ("CIFAR10", "cifar-10-batches-py", "CIFAR-10"),
@@ -176,6 +178,29 @@ def load_image_tensors(dataset: str | Path, split: str, root: Path | None = None
         data = _decode_folder(_split_dir(folder, split), _folder_label(folder))
     _save_atomic(vars(data), cache)
     return data
+
+
+class CifarSource(NamedTuple):
+    """Which CIFAR-10 a machine has: the dataset name to give the package, whether torchvision may
+    download it, and (for the synthetic stand-in) a note that says why."""
+
+    name: str
+    download: bool
+    note: str = ""
+
+
+def find_cifar10(root: Path | None = None) -> CifarSource:
+    """The JPEG copy unpacked under the data root, else torchvision's CIFAR-10 (downloaded on Colab only),
+    else the package's synthetic data, with a note saying where the files were looked for."""
+    root = Path(root) if root is not None else Path(config.DATA_ROOT)
+    if (root / "cifar10-jpeg" / "train").is_dir():
+        return CifarSource("cifar10-jpeg", False)
+    download = "google.colab" in sys.modules
+    try:
+        load_image_tensors("cifar10", "train", root, download=download)  # decoded once, then cached
+        return CifarSource("cifar10", download)
+    except DatasetNotFoundError as err:
+        return CifarSource("synthetic", False, f"No CIFAR-10 on this machine. {err}")
 
 
 def synthetic_dataset(num_train: int, num_test: int, num_classes: int = 10, image_size: int = 32,

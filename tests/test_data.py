@@ -248,3 +248,12 @@ def test_textbook_loader_computes_the_same_batches(tmp_path, monkeypatch):
         assert torch.allclose(x, x_ref, atol=1e-6) and torch.equal(y, y_ref)
     x, _ = next(iter(data.torchvision_loader(folder, train=True, batch_size=4, workers=0)))
     assert x.shape == (4, 3, 8, 8)
+
+
+def test_find_cifar10_prefers_the_jpeg_copy_and_else_says_where_it_looked(tmp_path):
+    from resattn_min.data import find_cifar10
+
+    empty = find_cifar10(tmp_path)
+    assert empty.name == "synthetic" and not empty.download and str(tmp_path) in empty.note
+    (tmp_path / "cifar10-jpeg" / "train").mkdir(parents=True)
+    assert find_cifar10(tmp_path) == ("cifar10-jpeg", False, "")
