@@ -27,10 +27,13 @@ from . import config
 from .noisy_labels import corrupt_labels
 
 __all__ = [
-    "CifarData", "CifarSource", "DatasetNotFoundError", "GPUBatchStream", "ImageTensors",
+    "CIFAR_JPEG", "CifarData", "CifarSource", "DatasetNotFoundError", "GPUBatchStream", "ImageTensors",
     "SubtractPixelMean", "augment_batch", "find_cifar10", "load_image_tensors", "make_cifar_streams",
     "pixel_mean", "stratified_subset", "synthetic_dataset", "torchvision_loader",
 ]
+
+#: The CIFAR-10 JPEG copy under the data root: ``<root>/cifar10-jpeg/<split>/<class>/NNNN.jpg``.
+CIFAR_JPEG = "cifar10-jpeg"
 
 _CIFAR = {"cifar10": ("CIFAR10", "cifar-10-batches-py", "CIFAR-10"),
           "cifar100": ("CIFAR100", "cifar-100-python", "CIFAR-100")}
@@ -193,8 +196,8 @@ def find_cifar10(root: Path | None = None) -> CifarSource:
     """The JPEG copy unpacked under the data root, else torchvision's CIFAR-10 (downloaded on Colab only),
     else the package's synthetic data, with a note saying where the files were looked for."""
     root = Path(root) if root is not None else Path(config.DATA_ROOT)
-    if (root / "cifar10-jpeg" / "train").is_dir():
-        return CifarSource("cifar10-jpeg", False)
+    if (root / CIFAR_JPEG / "train").is_dir():
+        return CifarSource(CIFAR_JPEG, False)
     download = "google.colab" in sys.modules
     try:
         load_image_tensors("cifar10", "train", root, download=download)  # decoded once, then cached

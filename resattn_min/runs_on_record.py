@@ -96,6 +96,7 @@ def single_crop_errors(group: str, run: str, root: Path = RESULTS) -> dict[int, 
 
 def load_trained(name: str, root: Path = RESULTS) -> torch.nn.Module:
     """A trained network from ``results/checkpoints/<name>.fp16.pt``, in float32 and eval mode."""
+    from .checkpoint import load_weights
     from .schedule import TrainConfig
     from .trainer import build_model
 
@@ -103,10 +104,9 @@ def load_trained(name: str, root: Path = RESULTS) -> torch.nn.Module:
     if not path.is_file():
         found = sorted(p.name.removesuffix(".fp16.pt") for p in path.parent.glob("*.fp16.pt"))
         raise FileNotFoundError(f"no checkpoint {path}; trained networks on record: {', '.join(found)}")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    config = TrainConfig.from_dict({**ckpt["config"], "resume": None})
-    model = build_model(config, num_classes=10)
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()})
+    ckpt = {**torch.load(path, map_location="cpu", weights_only=True), "path": path}
+    model = build_model(TrainConfig.from_dict({**ckpt["config"], "resume": None}), num_classes=10)
+    load_weights(model, ckpt)  # copying into the float32 parameters converts the half-precision values
     return model.eval()
 
 

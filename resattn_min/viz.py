@@ -12,12 +12,10 @@ import torch
 from torch import Tensor
 
 from . import config
+from .data import CIFAR_JPEG
 
 __all__ = ["receptive_field", "gradient_receptive_field", "support_size", "example_image", "synthetic_image",
            "show_maps", "glue"]
-
-#: CIFAR-10's class folders of the JPEG copy (``data/cifar10-jpeg/<split>/<class>/NNNN.jpg``).
-CIFAR_JPEG = "cifar10-jpeg"
 
 
 def receptive_field(ops: Sequence[tuple[int, float]]) -> int:
