@@ -21,7 +21,7 @@ from .config import REPO_ROOT
 from .experiments import EXPERIMENTS
 
 __all__ = ["RESULTS", "GROUPS", "load_runs", "runs_table", "learning_curve", "bench_rows", "load_trained",
-           "single_crop_errors", "concurrent_throughput", "print_tables"]
+           "single_crop_errors", "shared_recipe", "concurrent_throughput", "print_tables"]
 
 RESULTS = REPO_ROOT / "results"
 #: Result groups and the data each was trained on (the label every table carries).
@@ -66,6 +66,32 @@ def runs_table(group: str, runs: list[str] | None = None, root: Path = RESULTS):
             "device": r["device"], "date": r["date"][:10], "commit": (r["git_commit"] or "-")[:8],
         })
     return pd.DataFrame(rows).set_index("run")
+
+
+def shared_recipe(runs: dict[str, dict], train_images: int):
+    """What every run of a group shares (data, schedule, device), as a pandas Series.
+
+    Refuses runs that differ in any of it: their errors would not compare. ``train_images`` (the size of
+    the training split) turns iterations into epochs.
+    """
+    import pandas as pd
+
+    first = next(iter(runs.values()))
+    keys = ("iterations", "schedule_scale", "batch_size", "schedule", "data_source", "device")
+    differ = [k for k in keys if any(r[k] != first[k] for r in runs.values())]
+    if differ:
+        raise ValueError(f"the runs do not share one recipe: they differ in {differ}")
+    return pd.Series({
+        "data": first["data_source"],
+        "runs": len(runs),
+        f"iterations (batch {first['batch_size']})": first["iterations"],
+        "paper's iterations": round(first["iterations"] / first["schedule_scale"]),
+        "schedule scale": first["schedule_scale"],
+        "epochs": round(first["iterations"] * first["batch_size"] / train_images, 1),
+        "learning rate / 10 at": first["schedule"]["milestones"],
+        "device": first["device"],
+        "date, commit": f"{first['date'][:10]}, {first['git_commit'][:8]}",
+    }, name="runs on record")
 
 
 def learning_curve(group: str, run: str, root: Path = RESULTS):

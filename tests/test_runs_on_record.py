@@ -14,6 +14,7 @@ from resattn_min.runs_on_record import (
     load_runs,
     load_trained,
     runs_table,
+    shared_recipe,
     single_crop_errors,
 )
 
@@ -71,3 +72,12 @@ def test_shipped_attention56_checkpoint_reproduces_its_recorded_error():
     recorded = load_runs("cifar10_jpeg")["attention56_arl"]["test_error"]
     assert wrong == pytest.approx(recorded, abs=0.05)  # 500 images: a standard error of about 1.6 points
     assert (RESULTS / "checkpoints" / "cifar10_jpeg_attention56_arl.fp16.pt").stat().st_size < 4 * 2**20
+
+
+def test_a_group_shares_one_recipe_and_a_different_run_is_refused():
+    runs = load_runs("cifar10_jpeg")
+    setting = shared_recipe(runs, train_images=50_000)
+    assert setting["paper's iterations"] == 160_000 and setting["epochs"] == pytest.approx(20.5, abs=0.05)
+    longer = {**runs, "other": {**runs["attention92"], "schedule_scale": 1.0}}
+    with pytest.raises(ValueError, match="schedule_scale"):
+        shared_recipe(longer, train_images=50_000)
