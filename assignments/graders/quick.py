@@ -16,11 +16,11 @@ from contextlib import contextmanager
 from functools import cache
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from resattn_min import ResidualAttentionNetwork, Stage
 from resattn_min.data import pixel_mean, synthetic_dataset
+from resattn_min.trainer import train_step
 
 __all__ = [
     "tiny_network", "quick_data", "grading_data", "train_steps", "accuracy", "one_thread", "assert_learns",
@@ -99,10 +99,7 @@ def train_steps(
     with one_thread():
         for _ in range(steps):
             batch = torch.randint(0, len(labels), (batch_size,), generator=generator)
-            loss = F.cross_entropy(model(images[batch]), labels[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            loss, _correct = train_step(model, optimizer, images[batch], labels[batch], lr)
             losses.append(loss.item())
     return losses
 
