@@ -76,13 +76,14 @@ for s in ('train', 'test'): print(s, l('$STAGE/cifar10-jpeg', s).images.shape)"
         ;;
     cifar)
         start_mps
-        setsid nohup bash -c "
-            $PY -m resattn_min reproduce $CIFAR_RUNS --dataset $STAGE/cifar10-jpeg --scale $CIFAR_SCALE \
-                --runs-dir $RUNS/cifar10_jpeg --parallel ${PARALLEL:-8} &
-            $PY -m resattn_min reproduce $NOISE_RUNS --dataset $STAGE/cifar10-jpeg --scale $NOISE_SCALE \
-                --runs-dir $RUNS/cifar10_jpeg_noise --parallel ${PARALLEL:-8} &
-            wait
-        " >"$RUNS/cifar.log" 2>&1 </dev/null &
+        jobs=""  # either list may be empty
+        [ -n "$CIFAR_RUNS" ] && jobs="$jobs $PY -m resattn_min reproduce $CIFAR_RUNS \
+            --dataset $STAGE/cifar10-jpeg --scale $CIFAR_SCALE --runs-dir $RUNS/cifar10_jpeg \
+            --parallel ${PARALLEL:-8} &"
+        [ -n "$NOISE_RUNS" ] && jobs="$jobs $PY -m resattn_min reproduce $NOISE_RUNS \
+            --dataset $STAGE/cifar10-jpeg --scale $NOISE_SCALE --runs-dir $RUNS/cifar10_jpeg_noise \
+            --parallel ${PARALLEL:-8} &"
+        setsid nohup bash -c "$jobs wait" >"$RUNS/cifar.log" 2>&1 </dev/null &
         sleep 2
         ;;
     imagenette)
