@@ -1,4 +1,5 @@
-"""``python -m resattn_min {train,evaluate,bench,report,reproduce,tables}``: the command line of the package.
+"""``python -m resattn_min COMMAND``: the command line of the package (train, evaluate, bench, bench-data,
+report, reproduce, tables).
 
 Examples::
 
@@ -8,6 +9,7 @@ Examples::
     python -m resattn_min evaluate runs/a92/checkpoint-00160000.pt
     python -m resattn_min evaluate runs/in92/checkpoint-00530000.pt --image-size 320   # single 320 crop
     python -m resattn_min bench --model attention92_cifar --batch 64 --image-size 32 --steps 100
+    python -m resattn_min bench-data --dataset data/imagenette2-160sq --workers 1,4,16  # data supply
     torchrun --nproc_per_node 4 -m resattn_min train --config configs/cifar10_attention92.yaml
     python -m resattn_min reproduce --list                          # the paper's experiments by name
     python -m resattn_min reproduce attention56_arl attention56_nal --dataset data/cifar10-jpeg --scale 0.1
@@ -77,7 +79,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     info = init_distributed(args.device)
     ckpt = load_checkpoint(args.checkpoint, info.device)
     cfg = TrainConfig.from_dict(ckpt["config"])
-    changes = {k: getattr(args, k) for k in ("dataset", "data_root", "eval_size", "eval_resize", "workers")
+    changes = {k: getattr(args, k) for k in ("dataset", "data_root", "eval_size", "eval_resize", "workers",
+                                             "loader")
                if getattr(args, k) is not None}
     cfg = replace(cfg, resume=None, **changes)
     data = make_data(cfg, args.batch_size or cfg.plan().recipe.batch_size, info)
@@ -85,7 +88,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     load_weights(model, ckpt)
     amp = torch.bfloat16 if cfg.amp == "bf16" and info.device.type == "cuda" else None
     imagenet = cfg.pipeline == "imagenet"
-    error, n = evaluate(model, data.test, info.device, amp, sharded=imagenet)
+    error, n = evaluate(model, data.test, info.device, amp, sharded=imagenet and cfg.loader == "workers")
     crop = cfg.eval_size or cfg.image_size
     size = f" at {crop}x{crop} (single centre crop)" if imagenet else ""
     print(f"{cfg.model} after {ckpt['iteration']} iterations: test error {100 * error:.2f}% "
@@ -98,6 +101,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     run_bench(args.models or args.model, batch=args.batch, image_size=args.image_size, steps=args.steps,
               warmup=args.warmup, compile=args.compile, out=args.out, num_classes=args.num_classes)
+    return 0
+
+
+def _cmd_bench_data(args: argparse.Namespace) -> int:
+    from .data_bench import run_data_bench
+
+    workers = tuple(int(w) for w in args.workers.split(","))
+    run_data_bench(args.dataset, batch=args.batch, image_size=args.image_size, workers=workers,
+                   batches=args.batches, out=args.out)
     return 0
 
 
@@ -159,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resize", dest="eval_resize", type=int,
                    help="ImageNet: shorter side before the crop (default: crop / 0.875)")
     p.add_argument("--workers", type=int)
+    p.add_argument("--loader", choices=("workers", "gpu"), help="ImageNet: the run's own by default")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -173,6 +186,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile", action="store_true", help="also time the fast path with torch.compile")
     p.add_argument("--out", default="runs/bench.json", help="where to write the JSON")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("bench-data", help="images/s that DataLoader workers and the GPU stream supply")
+    p.add_argument("--dataset", required=True, help="an ImageFolder root with train/ and val/ (Imagenette)")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--image-size", dest="image_size", type=int, default=160)
+    p.add_argument("--workers", default="1,2,4,8", help="comma-separated numbers of DataLoader workers")
+    p.add_argument("--batches", type=int, default=40, help="timed batches (at least 4 per worker)")
+    p.add_argument("--out", default="runs/bench_data.json", help="where to write the JSON")
+    p.set_defaults(func=_cmd_bench_data)
 
     p = sub.add_parser("reproduce", help="run experiments of the paper by name, several at once")
     p.add_argument("names", nargs="*", help="experiment names (see --list)")

@@ -312,12 +312,15 @@ class GPUBatchStream:
         start = self.position * self.batch_size
         idx = self._order()[start:start + self.batch_size]
         g = torch.Generator().manual_seed(_seed(self.seed, self.epoch, self.position))
-        n = len(idx)
-        dy, dx = torch.randint(0, 2 * PAD + 1, (2, n), generator=g)
-        flip = torch.rand(n, generator=g) < 0.5
         self.position += 1
-        images = augment_batch(self.images.index_select(0, idx), dy, dx, flip)
-        return self._normalise(images), self.labels[idx]
+        return self._augment(self.images.index_select(0, idx), g), self.labels[idx]
+
+    def _augment(self, images_u8: Tensor, generator: torch.Generator) -> Tensor:
+        """The paper's CIFAR augmentation of one batch, every random choice drawn from ``generator``."""
+        n = len(images_u8)
+        dy, dx = torch.randint(0, 2 * PAD + 1, (2, n), generator=generator)
+        flip = torch.rand(n, generator=generator) < 0.5
+        return self._normalise(augment_batch(images_u8, dy, dx, flip))
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "position": self.position, "seed": self.seed,

@@ -17,7 +17,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-__all__ = ["DistInfo", "init_distributed", "shard", "all_reduce_sum", "wrap_model", "barrier", "cleanup"]
+__all__ = ["DistInfo", "average_gradients", "init_distributed", "shard", "all_reduce_sum", "wrap_model",
+           "barrier", "cleanup"]
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,12 @@ def all_reduce_sum(values: Tensor, info: DistInfo) -> Tensor:
     return values
 
 
-def wrap_model(model: nn.Module, info: DistInfo, sync_bn: bool = True) -> nn.Module:
-    """DDP around ``model``; BatchNorm becomes SyncBatchNorm on GPUs (gloo on CPUs cannot run it)."""
+def wrap_model(model: nn.Module, info: DistInfo, sync_bn: bool = True, ddp: bool = True) -> nn.Module:
+    """DDP around ``model``; BatchNorm becomes SyncBatchNorm on GPUs (gloo on CPUs cannot run it).
+
+    ``ddp=False`` (the CUDA-graph step, which averages gradients itself): no wrapper, only rank 0's
+    weights copied to every rank, as DDP does when it starts.
+    """
     if not info.enabled:
         return model
     if sync_bn and info.device.type == "cuda":
@@ -92,8 +97,23 @@ def wrap_model(model: nn.Module, info: DistInfo, sync_bn: bool = True) -> nn.Mod
         if info.is_main:
             print("note: SyncBatchNorm needs GPUs; on CPU each process normalises with its own shard's "
                   "statistics", flush=True)
+    if not ddp:
+        with torch.no_grad():
+            for tensor in [*model.parameters(), *model.buffers()]:
+                dist.broadcast(tensor, src=0)
+        return model
     ids = [info.device.index] if info.device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+def average_gradients(model: nn.Module, world_size: int) -> None:
+    """Replace every gradient by its mean over the ranks (what DDP computes), in one collective."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat.div_(world_size)
+    for g, chunk in zip(grads, flat.split([g.numel() for g in grads]), strict=True):
+        g.copy_(chunk.view_as(g))
 
 
 def barrier(info: DistInfo) -> None:

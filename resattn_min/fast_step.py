@@ -11,19 +11,26 @@ for a replay to be a real training step (PyTorch's "whole network capture" recip
   updated in place by every replay;
 * a few warm-up steps run on a side stream before capture (cuDNN picks its algorithms, the optimizer
   allocates its buffers); their effect on the weights is then undone, so the run is the same run.
+
+On several GPUs the graph holds the gradient averaging too: one all-reduce of all gradients, flattened,
+after the backward pass (NCCL collectives can be captured). DistributedDataParallel's hooks cannot, so the
+model is passed unwrapped (with SyncBatchNorm, whose collectives are graph-safe).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .distributed import average_gradients
 
 __all__ = ["FastPathUnavailable", "GraphStep"]
 
 
 class FastPathUnavailable(RuntimeError):
-    """The CUDA-graph step cannot run here (no GPU, or several processes)."""
+    """The CUDA-graph step cannot run here (no GPU, or a model wrapped in DistributedDataParallel)."""
 
 
 class GraphStep:
@@ -38,9 +45,10 @@ class GraphStep:
         device = next(model.parameters()).device
         if device.type != "cuda":
             raise FastPathUnavailable(f"the CUDA-graph step needs a GPU (the model is on {device})")
-        if distributed:
-            raise FastPathUnavailable("the CUDA-graph step runs on one GPU (DistributedDataParallel's "
-                                      "all-reduce is not captured)")
+        if isinstance(model, nn.parallel.DistributedDataParallel):
+            raise FastPathUnavailable("the CUDA-graph step averages gradients itself: pass the model "
+                                      "unwrapped, not in DistributedDataParallel")
+        self.world = dist.get_world_size() if distributed else 1
         self.model, self.optimizer, self.amp_dtype = model, optimizer, amp_dtype
         self.channels_last, self.warmup_steps = channels_last, warmup_steps
         self.lr = torch.zeros((), device=device)
@@ -55,6 +63,8 @@ class GraphStep:
             logits = self.model(self.images)
         loss = F.cross_entropy(logits.float(), self.labels)
         loss.backward()
+        if self.world > 1:
+            average_gradients(self.model, self.world)
         self.optimizer.step()
         return loss.detach(), (logits.argmax(1) == self.labels).sum()
 

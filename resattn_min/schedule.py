@@ -139,7 +139,9 @@ class TrainConfig:
     included (quick mode picks one giving about ``QUICK_ITERATIONS``). ``amp``, ``channels_last``,
     ``compile`` and ``cuda_graph`` act on GPUs only. ``resume`` is a checkpoint path or ``"auto"``.
     ``image_size``, ``eval_size`` (the single centre crop) and ``eval_resize`` (the shorter side before it)
-    act on the ImageNet pipeline; ``keep_checkpoints`` 0 keeps them all.
+    act on the ImageNet pipeline, and ``loader``: ``"workers"`` (DataLoader workers decode and augment each
+    file in PIL) or ``"gpu"`` (decode once, keep the images on the GPU, augment batches there; images of one
+    size only). ``keep_checkpoints`` 0 keeps them all.
     """
 
     model: str = "attention56_cifar"
@@ -184,10 +186,13 @@ class TrainConfig:
     eval_size: int | None = None
     eval_resize: int | None = None
     workers: int = 4
+    loader: str = "workers"
 
     def __post_init__(self) -> None:
         for f in fields(self):
             setattr(self, f.name, _coerce(f.name, str(f.type), getattr(self, f.name)))
+        if self.loader not in ("workers", "gpu"):
+            raise ConfigError(f"loader must be 'workers' or 'gpu', got {self.loader!r}")
         if self.amp not in ("bf16", "off"):
             raise ConfigError(f"amp must be 'bf16' or 'off', got {self.amp!r}")
         if self.schedule not in (*PRESETS, "auto", "none"):

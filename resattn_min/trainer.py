@@ -36,6 +36,7 @@ from .checkpoint import (
 )
 from .distributed import DistInfo, all_reduce_sum, cleanup, init_distributed, shard, wrap_model
 from .fast_step import FastPathUnavailable, GraphStep
+from .imagenet_data import LoaderStream
 from .results import MetricsLog, TrainResult, environment, peak_memory, write_json
 from .schedule import ConfigError, TrainConfig
 
@@ -156,10 +157,12 @@ def make_data(config: TrainConfig, batch_size: int, info: DistInfo = DistInfo())
             config.dataset, batch_size, device=info.device, seed=config.seed, noise_ratio=config.noise_ratio,
             quick=config.plan().quick, root=config.data_root and Path(config.data_root),
             download=config.download, synthetic_fallback=config.synthetic_fallback)
-    from .imagenet_data import LoaderStream, imagenet_loaders
-
     if batch_size % info.world_size:
         raise ConfigError(f"batch size {batch_size} does not split over {info.world_size} processes")
+    if config.loader == "gpu":
+        return _imagenet_on_gpu(config, batch_size, info)
+    from .imagenet_data import imagenet_loaders
+
     train_loader, val_loader = imagenet_loaders(
         config.dataset, batch_size // info.world_size, workers=config.workers, image_size=config.image_size,
         eval_size=config.eval_size, eval_resize=config.eval_resize, distributed=info.enabled,
@@ -167,6 +170,23 @@ def make_data(config: TrainConfig, batch_size: int, info: DistInfo = DistInfo())
     classes = list(train_loader.dataset.classes)
     return CifarData(LoaderStream(train_loader, info.device), val_loader, len(classes), classes,
                      Path(config.dataset).name, None)
+
+
+def _imagenet_on_gpu(config: TrainConfig, batch_size: int, info: DistInfo):
+    """ImageNet-style data decoded once and augmented on the device (``loader="gpu"``): global batches."""
+    from .data import CifarData, load_image_tensors
+    from .gpu_augment import ImageNetGPUStream
+
+    root = config.data_root and Path(config.data_root)
+    train_set, test_set = (load_image_tensors(config.dataset, s, root) for s in ("train", "test"))
+    if train_set.classes != test_set.classes:
+        raise ConfigError(f"train and val classes differ: {train_set.classes} vs {test_set.classes}")
+    train = ImageNetGPUStream(train_set.images, train_set.labels, batch_size, image_size=config.image_size,
+                              device=info.device, seed=config.seed)
+    test = ImageNetGPUStream(test_set.images, test_set.labels, batch_size, train=False,
+                             image_size=config.eval_size or config.image_size,
+                             resize_size=config.eval_resize, device=info.device)
+    return CifarData(train, test, len(train_set.classes), train_set.classes, Path(config.dataset).name, None)
 
 
 def train(config: TrainConfig, data=None) -> TrainResult:
@@ -213,7 +233,9 @@ def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
             start = resumed = ckpt["iteration"]
             last_ckpt = ckpt["path"]
 
-    net = wrap_model(model, info, cfg.sync_bn)
+    # the CUDA-graph step on several GPUs averages gradients inside the graph, without DDP's hooks
+    graph_ddp = cfg.cuda_graph and info.enabled and device.type == "cuda"
+    net = wrap_model(model, info, cfg.sync_bn, ddp=not graph_ddp)
     forward = torch.compile(net) if cfg.compile else net
     step = _make_step(cfg, forward, optimizer, amp_dtype, channels_last, info)
     metrics = MetricsLog(run_dir, resume_iteration=resumed, write=main)
@@ -228,8 +250,10 @@ def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
                    "data": data.train.state_dict(), "schedule": schedule.state_dict(), "config": asdict(cfg)}
         return save_checkpoint(run_dir, iteration, payload, keep=cfg.keep_checkpoints)
 
+    sharded = isinstance(data.train, LoaderStream)  # DataLoaders read each rank's own files
+
     def test() -> tuple[float, int]:  # reporting only: no decision is ever taken on the test split
-        return evaluate(model, data.test, device, amp_dtype, channels_last, info, cfg.pipeline == "imagenet")
+        return evaluate(model, data.test, device, amp_dtype, channels_last, info, sharded)
 
     every = plan.every
     window = torch.zeros(2, dtype=torch.float64, device=device)  # loss sum, correct predictions
@@ -239,7 +263,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
     bar = tqdm(total=schedule.total, initial=start, disable=not (show and main), dynamic_ncols=True)
     for it in range(start, schedule.total):
         images, labels = next(data.train)
-        if cfg.pipeline == "cifar":  # global batches: keep this rank's slice
+        if not sharded:  # global batches: keep this rank's slice
             images, labels = shard(images, info), shard(labels, info)
         loss, correct = step(images, labels, schedule.lr_at(it))
         window[0] += loss

@@ -10,6 +10,7 @@
 #   bench        time the training step (eager fp32 vs the fast path) for CIFAR and ImageNet networks
 #   cifar        start the CIFAR experiments (below) in the background, several processes on the one GPU
 #   imagenette   start the Imagenette runs in the background (scripts/imagenette_runs.sh)
+#   pipeline     start issue 7's measurements on a two-GPU machine (scripts/imagenette_pipeline.sh)
 #   wait:N       wait N seconds (printing progress), then return; background runs go on after the call
 #   collect      pack every run's small files (no checkpoints) into $OUT/runs.tgz
 # The runs themselves are ordinary `python -m resattn_min reproduce` / `train` commands: with --resume auto a
@@ -84,6 +85,11 @@ for s in ('train', 'test'): print(s, l('$STAGE/cifar10-jpeg', s).images.shape)"
             --dataset $STAGE/cifar10-jpeg --scale $NOISE_SCALE --runs-dir $RUNS/cifar10_jpeg_noise \
             --parallel ${PARALLEL:-8} &"
         setsid nohup bash -c "$jobs wait" >"$RUNS/cifar.log" 2>&1 </dev/null &
+        sleep 2
+        ;;
+    pipeline)  # two GPUs: data supply vs training speed, one GPU vs two (scripts/imagenette_pipeline.sh)
+        setsid nohup bash scripts/imagenette_pipeline.sh "$STAGE/imagenette2-160sq" "$RUNS/imagenette_pipeline" \
+            >"$RUNS/pipeline.log" 2>&1 </dev/null &
         sleep 2
         ;;
     imagenette)

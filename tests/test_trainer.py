@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -86,15 +87,21 @@ def test_fast_path_needs_a_gpu_and_the_trainer_falls_back(tmp_path, capsys):
     assert "CUDA-graph step needs a GPU" in capsys.readouterr().out and not result.results["cuda_graph"]
 
 
-def test_an_image_folder_trains_through_the_imagenet_pipeline(tmp_path):
+def tiny_image_folder(root: Path) -> Path:
+    """Two classes of 40x48 images (8 train, 3 val each), one colour per class."""
     from PIL import Image
 
-    root = tmp_path / "tiny-imagenet"
     for split, n in (("train", 8), ("val", 3)):
         for c, colour in enumerate(((200, 30, 30), (30, 30, 200))):
             (root / split / f"n0{c}").mkdir(parents=True)
             for i in range(n):
-                Image.new("RGB", (40, 48), colour).save(root / split / f"n0{c}" / f"{i}.png")
+                shade = tuple(min(255, v + 5 * i) for v in colour)
+                Image.new("RGB", (40, 48), shade).save(root / split / f"n0{c}" / f"{i}.png")
+    return root
+
+
+def test_an_image_folder_trains_through_the_imagenet_pipeline(tmp_path):
+    root = tiny_image_folder(tmp_path / "tiny-imagenet")
     cfg = tiny_config(tmp_path / "run", dataset=str(root), image_size=32, eval_resize=36, workers=0,
                       batch_size=4, total_iters=6, milestones=[4])
     assert cfg.pipeline == "imagenet"
@@ -102,3 +109,18 @@ def test_an_image_folder_trains_through_the_imagenet_pipeline(tmp_path):
     assert result.results["data_source"] == "tiny-imagenet" and result.results["num_classes"] == 2
     assert result.results["test_images"] == 6  # the whole val split, one centre crop each
     assert [r["iteration"] for r in result.metrics] == [5, 6]
+
+
+def test_the_gpu_loader_trains_and_resumes_where_it_stopped(tmp_path):
+    root = tiny_image_folder(tmp_path / "tiny-imagenet")
+    common = dict(dataset=str(root), data_root=str(tmp_path / "data"), loader="gpu", image_size=32,
+                  eval_resize=36, batch_size=4, total_iters=6, milestones=[4], log_every=2, ckpt_every=3,
+                  keep_checkpoints=0)
+    whole = train(tiny_config(tmp_path / "whole", **common))
+    assert whole.results["test_images"] == 6 and whole.results["config"]["loader"] == "gpu"
+    assert any((tmp_path / "data" / "cache").glob("tiny-imagenet-*-train.pt"))  # decoded once, cached
+    middle = list_checkpoints(tmp_path / "whole")[0]  # as if the run had been killed after iteration 3
+    resumed = train(tiny_config(tmp_path / "again", resume=str(middle), **common))
+    assert resumed.results["resumed_from"] == 3
+    for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b)
