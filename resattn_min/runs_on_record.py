@@ -29,6 +29,7 @@ GROUPS = {
     "cifar10_jpeg": "CIFAR-10 (JPEG copy)",
     "cifar10_jpeg_noise": "CIFAR-10 (JPEG copy), noisy training labels",
     "imagenette": "Imagenette (160 px, squashed)",
+    "imagenette_pipeline": "Imagenette (160 px, squashed): data loaders and GPUs compared",
 }
 
 
@@ -59,6 +60,7 @@ def runs_table(group: str, runs: list[str] | None = None, root: Path = RESULTS):
             "clean ratio r": round((r.get("noise") or {}).get("r", 1.0), 4),
             "test error (%)": round(100 * r["test_error"], 2),
             "paper (%)": exp.paper_error if exp else None,
+            "loader": r["config"].get("loader", "workers"), "GPUs": r.get("world_size", 1),
             "iterations": r["iterations"], "schedule scale": r["schedule_scale"],
             "wall (min)": round(r["wall_time_s"] / 60, 1),
             "train img/s": round(r["train_images_per_s"] or 0),
@@ -90,7 +92,8 @@ def shared_recipe(runs: dict[str, dict], train_images: int):
         "epochs": round(first["iterations"] * first["batch_size"] / train_images, 1),
         "learning rate / 10 at": first["schedule"]["milestones"],
         "device": first["device"],
-        "date, commit": f"{first['date'][:10]}, {first['git_commit'][:8]}",
+        "dates": ", ".join(sorted({r["date"][:10] for r in runs.values()})),
+        "commits": ", ".join(sorted({r["git_commit"][:8] for r in runs.values()})),
     }, name="runs on record")
 
 
@@ -170,6 +173,8 @@ def print_tables(root: Path = RESULTS) -> None:
                 print(f"\n{label} ({group})")
                 cols = ["model", "options", "test error (%)", "paper (%)", "iterations", "wall (min)",
                         "train img/s", "device", "date", "commit"]
+                if group.startswith("imagenette"):
+                    cols[2:2] = ["loader", "GPUs"]
                 print(runs_table(group, root=root)[cols].to_string())
         for bench in sorted((Path(root) / "bench").glob("*.json")):
             rows, env = bench_rows(bench.stem, root)

@@ -47,9 +47,36 @@ def test_tables_put_the_papers_numbers_beside_ours_on_cifar_only(capsys):
     assert all(label in out for label in GROUPS.values())
 
 
-def test_imagenette_runs_were_also_tested_at_a_larger_crop():
-    for name in load_runs("imagenette"):
-        assert set(single_crop_errors("imagenette", name)) == {160, 224}
+@pytest.mark.parametrize("group", ["imagenette", "imagenette_pipeline"])
+def test_imagenette_runs_were_also_tested_at_a_larger_crop(group):
+    for name in load_runs(group):
+        assert set(single_crop_errors(group, name)) == {160, 224}
+
+
+def test_two_gpus_train_the_same_network_to_the_same_error():
+    runs = load_runs("imagenette_pipeline")
+    one, two = runs["attention56_gpu_loader"], runs["attention56_gpu_loader_2gpus"]
+    assert (one["world_size"], two["world_size"]) == (1, 2) and two["batch_size"] == one["batch_size"] == 64
+    assert one["config"]["loader"] == two["config"]["loader"] == "gpu" and two["cuda_graph"]
+    p, n = one["test_error"], one["test_images"]
+    standard_error = (2 * p * (1 - p) / n) ** 0.5  # of the difference of two errors on the same 3,925 images
+    assert abs(one["test_error"] - two["test_error"]) < 2 * standard_error
+
+
+def test_the_gpu_waited_where_the_workers_supplied_less_than_the_step_uses():
+    from resattn_min.runs_on_record import bench_rows
+
+    supply, env = bench_rows("imagenette_data_160")
+    steps, step_env = bench_rows("imagenette_160_b64")
+    assert env["device"] == step_env["device"]
+    workers16 = next(r["images_per_s"] for r in supply if r["workers"] == 16)
+    resnet18 = next(r["images_per_s"] for r in steps
+                    if r["model"] == "resnet18" and r["variant"].startswith("graph"))
+    assert workers16 < resnet18  # 16 workers cannot feed ResNet-18's step ...
+    runs = load_runs("imagenette_pipeline")
+    fed, starved = runs["resnet18_gpu_loader"], runs["resnet18_16_workers"]
+    assert starved["train_images_per_s"] < 1.1 * workers16  # ... so that run went at the workers' pace
+    assert fed["wall_time_s"] < 0.6 * starved["wall_time_s"]  # and the GPU loader's run took half the time
 
 
 def test_unknown_checkpoint_lists_the_trained_networks():
