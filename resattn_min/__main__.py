@@ -4,13 +4,13 @@ report, reproduce, tables).
 Examples::
 
     python -m resattn_min report                                    # Tables 2, 6, 7 beside our counts
-    python -m resattn_min train --config configs/cifar10_attention92.yaml --run-dir runs/a92
-    python -m resattn_min train --config configs/cifar10_attention92.yaml --run-dir runs/a92 --resume auto
+    python -m resattn_min train --config cifar10_attention92 --run-dir runs/a92
+    python -m resattn_min train --config cifar10_attention92 --run-dir runs/a92 --resume auto
     python -m resattn_min evaluate runs/a92/checkpoint-00160000.pt
     python -m resattn_min evaluate runs/in92/checkpoint-00530000.pt --image-size 320   # single 320 crop
     python -m resattn_min bench --model attention92_cifar --batch 64 --image-size 32 --steps 100
     python -m resattn_min bench-data --dataset data/imagenette2-160sq --workers 1,4,16  # data supply
-    torchrun --nproc_per_node 4 -m resattn_min train --config configs/cifar10_attention92.yaml
+    torchrun --nproc_per_node 4 -m resattn_min train --config cifar10_attention92
     python -m resattn_min reproduce --list                          # the paper's experiments by name
     python -m resattn_min reproduce attention56_arl attention56_nal --dataset data/cifar10-jpeg --scale 0.1
 
@@ -158,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a model from a config file and flags")
-    p.add_argument("--config", help="a YAML file of TrainConfig keys (see configs/)")
+    p.add_argument("--config", help="a YAML file of TrainConfig keys, or a shipped config's name "
+                   "(resattn_min/configs/: cifar10_attention92, imagenet_attention56, ...)")
     _add_config_flags(p)
     p.set_defaults(func=_cmd_train)
 

@@ -8,7 +8,8 @@ The paper states both schedules in iterations, not epochs (Sec. 4.1 and 4.2):
 
 ``MultiStepSchedule.scaled(f)`` shrinks every iteration count by the same factor, so a short run (quick
 mode, a GPU budget) keeps the shape of the paper's schedule; the results files record the factor.
-``TrainConfig`` is the recipe of one run (the YAML files in ``configs/``) and ``plan()`` resolves it.
+``TrainConfig`` is the recipe of one run (the YAML files in ``resattn_min/configs/``) and ``plan()``
+resolves it.
 """
 
 from __future__ import annotations
@@ -128,9 +129,29 @@ QUICK_ITERATIONS = 40
 _CIFAR_DATASETS = ("cifar10", "cifar100", "synthetic")
 
 
+#: The paper's runs as YAML files inside the package (so a pip install on Colab has them too).
+CONFIGS = Path(__file__).resolve().parent / "configs"
+
+
+def config_path(name_or_path: str | Path) -> Path:
+    """A YAML file: the path itself if it exists, else the shipped config of that name.
+
+    ``"cifar10_attention92"``, ``"cifar10_attention92.yaml"`` and ``"configs/cifar10_attention92.yaml"``
+    (the repository's old layout) all name ``resattn_min/configs/cifar10_attention92.yaml``.
+    """
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = CONFIGS / f"{path.name.removesuffix('.yaml')}.yaml"
+    if shipped.is_file():
+        return shipped
+    names = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.yaml")))
+    raise ConfigError(f"no config file at {path}, and no shipped config of that name; shipped: {names}")
+
+
 @dataclass
 class TrainConfig:
-    """Everything a training run needs. ``configs/*.yaml`` set these fields; command-line flags override.
+    """Everything a training run needs. Config files (``config_path``) set these fields; flags override.
 
     ``None`` means "from the recipe": ``schedule`` picks the paper's recipe (``"cifar"``, ``"imagenet"``,
     ``"auto"`` by model, or ``"none"`` to give ``lr``, ``milestones`` and ``total_iters`` yourself); any of
@@ -220,9 +241,7 @@ class TrainConfig:
         """Read a YAML config file; keyword arguments override its values."""
         import yaml
 
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"no config file at {path}")
+        path = config_path(path)
         values = yaml.safe_load(path.read_text()) or {}
         if not isinstance(values, dict):
             raise ConfigError(f"{path} must hold a mapping of config keys, not {type(values).__name__}")

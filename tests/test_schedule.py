@@ -13,7 +13,7 @@ from resattn_min.schedule import (
     preset,
 )
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+CONFIGS = Path(__file__).resolve().parent.parent / "resattn_min" / "configs"
 
 
 @pytest.mark.parametrize("iteration, lr", [(0, 0.1), (63_999, 0.1), (64_000, 0.01), (95_999, 0.01),
@@ -73,6 +73,19 @@ def test_every_shipped_config_resolves_to_a_paper_recipe(path):
     plan = cfg.plan()
     expected = PRESETS["cifar" if "cifar" in path.name else "imagenet"]
     assert plan.schedule == expected.schedule and plan.recipe == expected and plan.scale == 1.0
+
+
+@pytest.mark.parametrize("name", ["cifar10_attention92", "cifar10_attention92.yaml",
+                                  "configs/cifar10_attention92.yaml"])
+def test_a_shipped_config_is_found_by_name_from_any_folder(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # e.g. a Colab notebook, where the package was pip-installed
+    assert TrainConfig.from_yaml(name).model == "attention92_cifar"
+
+
+def test_an_unknown_config_lists_the_shipped_ones(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="no config file at cifar10_attention93.*shipped: .*attention92"):
+        TrainConfig.from_yaml("cifar10_attention93")
 
 
 def test_flags_override_the_file_and_yaml_numbers_are_numbers(tmp_path):
