@@ -1,11 +1,13 @@
 """Several GPUs (or CPU processes) with DistributedDataParallel, launched by ``torchrun``.
 
 The same script and config run on one process or many: ``torchrun --nproc_per_node 4 -m resattn_min
-train ...``. Every rank draws the same global batch (the data stream is seeded identically) and keeps its
-own contiguous slice, so the global batch stays the configured size (64 for CIFAR) and the run sees the
-same images as a single-process run. DDP averages the gradients, which equals the gradient of the mean
-loss over the global batch; with SyncBatchNorm (on GPUs) BatchNorm sees the global batch too. Rank 0 alone
-writes logs and checkpoints.
+train ...``. On the batch streams that live on the GPU (CIFAR, ``--loader gpu``) every rank draws the
+same global batch (the stream is seeded identically) and keeps its own contiguous slice, so the global
+batch stays the configured size (64 for CIFAR) and the run sees the same images as a single-process run;
+DataLoader workers (``--loader workers``) instead read each rank's own share of the files. DDP averages
+the gradients, which equals the gradient of the mean loss over the global batch; with SyncBatchNorm (on
+GPUs) BatchNorm sees the global batch too. The CUDA-graph step does the same averaging inside its graph
+(``average_gradients``). Rank 0 alone writes logs and checkpoints.
 """
 
 from __future__ import annotations
