@@ -74,6 +74,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     import torch
 
     from .distributed import init_distributed
+    from .imagenet_data import LoaderStream
     from .trainer import build_model, evaluate, make_data
 
     info = init_distributed(args.device)
@@ -88,7 +89,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     load_weights(model, ckpt)
     amp = torch.bfloat16 if cfg.amp == "bf16" and info.device.type == "cuda" else None
     imagenet = cfg.pipeline == "imagenet"
-    error, n = evaluate(model, data.test, info.device, amp, sharded=imagenet and cfg.loader == "workers")
+    error, n = evaluate(model, data.test, info.device, amp, sharded=isinstance(data.train, LoaderStream))
     crop = cfg.eval_size or cfg.image_size
     size = f" at {crop}x{crop} (single centre crop)" if imagenet else ""
     print(f"{cfg.model} after {ckpt['iteration']} iterations: test error {100 * error:.2f}% "

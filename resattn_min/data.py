@@ -302,7 +302,11 @@ class GPUBatchStream:
 
     def _eval_batch(self, i: int) -> tuple[Tensor, Tensor]:
         sl = slice(i * self.batch_size, (i + 1) * self.batch_size)
-        return self._normalise(self.images[sl]), self.labels[sl]
+        return self._evaluation_view(self.images[sl]), self.labels[sl]
+
+    def _evaluation_view(self, images_u8: Tensor) -> Tensor:
+        """What the network sees of a test batch: the images themselves, mean-subtracted."""
+        return self._normalise(images_u8)
 
     def __next__(self) -> tuple[Tensor, Tensor]:
         if not self.train:

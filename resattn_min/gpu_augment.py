@@ -111,7 +111,7 @@ class ImageNetGPUStream(GPUBatchStream):
         self.mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
 
-    def _normalise(self, images: Tensor) -> Tensor:  # float in [0, 1] -> the network's input
+    def _standardise(self, images: Tensor) -> Tensor:  # float in [0, 1] -> the network's input
         return images.sub_(self.mean).div_(self.std)
 
     def _augment(self, images_u8: Tensor, generator: torch.Generator) -> Tensor:
@@ -123,11 +123,10 @@ class ImageNetGPUStream(GPUBatchStream):
         images = resized_crops(images_u8.float().div_(255), boxes, flip, self.image_size)
         images = colour_jitter(images, *factors)
         shift = (alpha * _EIGVAL) @ _EIGVEC.T  # V (alpha * lambda) for every image, [N, 3]
-        return self._normalise(images.add_(shift.to(self.device).view(n, 3, 1, 1)))
+        return self._standardise(images.add_(shift.to(self.device).view(n, 3, 1, 1)))
 
-    def _eval_batch(self, i: int) -> tuple[Tensor, Tensor]:
-        sl = slice(i * self.batch_size, (i + 1) * self.batch_size)
-        images = self.images[sl].float().div_(255)
+    def _evaluation_view(self, images_u8: Tensor) -> Tensor:
+        images = images_u8.float().div_(255)
         height, width = images.shape[2:]
         short = min(height, width)
         if short != self.resize_size:  # the shorter side to resize_size, as transforms.Resize(int)
@@ -136,4 +135,4 @@ class ImageNetGPUStream(GPUBatchStream):
         top = round((images.shape[2] - self.image_size) / 2)
         left = round((images.shape[3] - self.image_size) / 2)
         images = images[:, :, top:top + self.image_size, left:left + self.image_size].clamp_(0, 1)
-        return self._normalise(images.contiguous()), self.labels[sl]
+        return self._standardise(images.contiguous())

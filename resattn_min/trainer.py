@@ -36,7 +36,7 @@ from .checkpoint import (
 )
 from .distributed import DistInfo, all_reduce_sum, cleanup, init_distributed, shard, wrap_model
 from .fast_step import FastPathUnavailable, GraphStep
-from .imagenet_data import LoaderStream
+from .imagenet_data import LoaderStream, imagenet_loaders
 from .results import MetricsLog, TrainResult, environment, peak_memory, write_json
 from .schedule import ConfigError, TrainConfig
 
@@ -161,8 +161,6 @@ def make_data(config: TrainConfig, batch_size: int, info: DistInfo = DistInfo())
         raise ConfigError(f"batch size {batch_size} does not split over {info.world_size} processes")
     if config.loader == "gpu":
         return _imagenet_on_gpu(config, batch_size, info)
-    from .imagenet_data import imagenet_loaders
-
     train_loader, val_loader = imagenet_loaders(
         config.dataset, batch_size // info.world_size, workers=config.workers, image_size=config.image_size,
         eval_size=config.eval_size, eval_resize=config.eval_resize, distributed=info.enabled,
