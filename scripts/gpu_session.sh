@@ -25,10 +25,10 @@ PY=python3
 
 # Scaled paper schedules (160k iterations x scale), by priority: Table 6, Table 3, Tables 1 and 4, Sec. 4.2.
 CIFAR_SCALE="${CIFAR_SCALE:-0.1}"
-CIFAR_RUNS="${CIFAR_RUNS:-attention92 resnet164 attention56_arl attention56_nal attention92_nal \
+CIFAR_RUNS="${CIFAR_RUNS-attention92 resnet164 attention56_arl attention56_nal attention92_nal \
 attention56_channel attention56_spatial attention56_local}"
 NOISE_SCALE="${NOISE_SCALE:-0.05}"
-NOISE_RUNS="${NOISE_RUNS:-attention92_noise_r70 resnet164_noise_r70 attention92_noise_r30 resnet164_noise_r30}"
+NOISE_RUNS="${NOISE_RUNS-attention92_noise_r70 resnet164_noise_r70 attention92_noise_r30 resnet164_noise_r30}"
 
 start_mps() {  # MPS lets the processes' kernels run side by side instead of taking turns on the GPU
     if command -v nvidia-cuda-mps-control >/dev/null && [ "${MPS:-1}" = 1 ]; then
