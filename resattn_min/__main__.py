@@ -24,7 +24,7 @@ import argparse
 import sys
 from dataclasses import fields, replace
 
-from .checkpoint import CheckpointError, load_checkpoint, load_weights
+from .checkpoint import CheckpointError, load_checkpoint, load_weights, trained_config
 from .schedule import TrainConfig
 
 EXIT_USAGE, EXIT_DIVERGED = 2, 3
@@ -58,7 +58,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
     if args.config:
         return TrainConfig.from_yaml(args.config, **overrides)
     if args.resume and args.resume != "auto":  # continue a run from its checkpoint's own config
-        saved = load_checkpoint(args.resume)["config"]
+        saved = trained_config(load_checkpoint(args.resume))
         return TrainConfig.from_dict({**saved, **overrides})
     return TrainConfig.from_dict(overrides)
 
@@ -79,7 +79,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     info = init_distributed(args.device)
     ckpt = load_checkpoint(args.checkpoint, info.device)
-    cfg = TrainConfig.from_dict(ckpt["config"])
+    cfg = TrainConfig.from_dict(trained_config(ckpt))
     changes = {k: getattr(args, k) for k in ("dataset", "data_root", "eval_size", "eval_resize", "workers",
                                              "loader")
                if getattr(args, k) is not None}
