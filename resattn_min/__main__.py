@@ -101,7 +101,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
     run_bench(args.models or args.model, batch=args.batch, image_size=args.image_size, steps=args.steps,
-              warmup=args.warmup, compile=args.compile, out=args.out, num_classes=args.num_classes)
+              warmup=args.warmup, compile=args.compile, out=args.out, num_classes=args.num_classes,
+              variants=args.variants, stacks=args.stack, check=args.check)
     return 0
 
 
@@ -186,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=50, help="timed steps per variant")
     p.add_argument("--warmup", type=int, default=10, help="untimed steps first")
     p.add_argument("--compile", action="store_true", help="also time the fast path with torch.compile")
+    p.add_argument("--variants", default="eager,eager-bf16,graph",
+                   help="comma-separated: eager, eager-bf16, graph, compile")
+    p.add_argument("--stack", default="1", help="comma-separated numbers of runs stacked into one network")
+    p.add_argument("--no-check", dest="check", action="store_false",
+                   help="skip the eager-vs-graph agreement check")
     p.add_argument("--out", default="runs/bench.json", help="where to write the JSON")
     p.set_defaults(func=_cmd_bench)
 
