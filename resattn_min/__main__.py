@@ -115,6 +115,34 @@ def _cmd_bench_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_campaign(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import campaign
+
+    path = Path(args.ledger) if args.ledger else campaign.LEDGER
+    ledger = campaign.load_ledger(path)
+    if args.action == "update":  # what a GPU session brought back, unpacked into a runs folder
+        for line in campaign.update_ledger(ledger, Path(args.path), campaign.STORE):
+            print(line)
+    elif args.action == "check":
+        for line in campaign.check_store(ledger, campaign.STORE):
+            print(line)
+    elif args.action == "pack":  # stored checkpoints, in pieces, into a folder a GPU call carries
+        runs = args.runs.split(",") if args.runs else None
+        packed = campaign.pack_checkpoints(ledger, campaign.STORE, Path(args.path), runs,
+                                           int(args.max_mb * 2**20))
+        print("packed: " + (", ".join(packed) or "nothing"))
+    elif args.action == "unpack":  # pieces brought back (<dir>/<run>/*.partNN) into <dest>/<run>/
+        for folder in sorted(p for p in Path(args.path).iterdir() if p.is_dir()):
+            for joined in campaign.join_pieces(folder, Path(args.dest) / folder.name):
+                print(f"joined {joined}")
+    if args.action in ("update", "check"):
+        campaign.save_ledger(ledger, path)
+    print("\n".join(campaign.status_lines(ledger)))
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from .report import PAPER_TABLES, paper_table
 
@@ -194,6 +222,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the eager-vs-graph agreement check")
     p.add_argument("--out", default="runs/bench.json", help="where to write the JSON")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("campaign", help="the full-length runs across sessions: ledger, checkpoints, pieces")
+    p.add_argument("action", choices=["status", "update", "check", "pack", "unpack"],
+                   help="status; update RUNS_DIR; check (the store); pack OUT_DIR; unpack PIECES_DIR DEST")
+    p.add_argument("path", nargs="?", help="the runs folder (update), the folder to fill (pack) or read "
+                   "(unpack)")
+    p.add_argument("dest", nargs="?", help="unpack: the runs folder to put the joined checkpoints in")
+    p.add_argument("--runs", help="pack: comma-separated runs (default: every paused run)")
+    p.add_argument("--max-mb", dest="max_mb", type=float, default=44, help="pack: at most this many MiB")
+    p.add_argument("--ledger", default=None, help="the ledger file (default: results/campaign/ledger.json)")
+    p.set_defaults(func=_cmd_campaign)
 
     p = sub.add_parser("bench-data", help="images/s that DataLoader workers and the GPU stream supply")
     p.add_argument("--dataset", required=True, help="an ImageFolder root with train/ and val/ (Imagenette)")

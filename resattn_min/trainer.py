@@ -223,7 +223,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
     optimizer = torch.optim.SGD(model.parameters(), lr=schedule.lr, momentum=recipe.momentum,
                                 weight_decay=recipe.weight_decay, nesterov=recipe.nesterov)
 
-    start, resumed, last_ckpt = 0, None, None
+    start, resumed, last_ckpt, segments = 0, None, None, []
     if cfg.resume:
         ckpt = (find_resume_checkpoint(run_dir, device, cfg.model) if cfg.resume == "auto"
                 else load_checkpoint(cfg.resume, device, cfg.model))
@@ -234,6 +234,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
             set_rng_state(ckpt["rng"])
             start = resumed = ckpt["iteration"]
             last_ckpt = ckpt["path"]
+            segments = list(ckpt.get("segments", []))  # checkpoints from before segments were kept: none
 
     # the CUDA-graph step on several GPUs averages gradients inside the graph, without DDP's hooks
     graph_ddp = cfg.cuda_graph and info.enabled and device.type == "cuda"
@@ -247,9 +248,21 @@ def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
               f"{1 / schedule.gamma:g} at {list(schedule.milestones)} (schedule scale {plan.scale:g})",
               flush=True)
 
+    where = environment(device)
+    segment_start = time.perf_counter()
+
+    def segment(iteration: int) -> dict:
+        """This process's share of the run so far: one segment of a run that spans several machines."""
+        wall = time.perf_counter() - segment_start
+        # plain str: checkpoints are read with weights_only=True, which refuses torch's version class
+        return {"start": start, "end": iteration, "wall_s": round(wall, 1),
+                "images_per_s": round((iteration - start) * recipe.batch_size / wall, 1),
+                **{k: str(where[k]) for k in ("device", "git_commit", "date", "torch")}}
+
     def save(iteration: int) -> Path:
         payload = {"model": model.state_dict(), "optimizer": optimizer_state(optimizer),
-                   "data": data.train.state_dict(), "schedule": schedule.state_dict(), "config": asdict(cfg)}
+                   "data": data.train.state_dict(), "schedule": schedule.state_dict(), "config": asdict(cfg),
+                   "segments": [*segments, segment(iteration)]}
         return save_checkpoint(run_dir, iteration, payload, keep=cfg.keep_checkpoints)
 
     sharded = isinstance(data.train, LoaderStream)  # DataLoaders read each rank's own files
@@ -321,6 +334,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
         "wall_time_s": time.perf_counter() - start_time,
         "train_images_per_s": trained / train_time if train_time else None,
         "peak_memory_bytes": peak_memory(device), "config": asdict(cfg), **environment(device),
+        "segments": [*segments, *([segment(schedule.total)] if schedule.total > start else [])],
     }
     if main:
         write_json(run_dir / "results.json", results)
