@@ -30,8 +30,9 @@ from .results import write_json
 from .runs_on_record import RESULTS
 
 __all__ = [
-    "RUNS", "LEDGER", "STORE", "PIECE_BYTES", "new_ledger", "load_ledger", "update_ledger", "check_store",
-    "split_file", "join_pieces", "pack_checkpoints", "status_lines", "save_ledger",
+    "RUNS", "LEDGER", "STORE", "CURVES", "PIECE_BYTES", "RUN_FILES", "new_ledger", "load_ledger",
+    "update_ledger", "check_store", "split_file", "join_pieces", "pack_checkpoints", "status_lines",
+    "save_ledger",
 ]
 
 #: Issue 16's runs, by priority: Table 6 with three seeds each, then the deepest pair of Table 3.
@@ -41,6 +42,10 @@ LEDGER = RESULTS / "campaign" / "ledger.json"
 STORE = Path(os.environ.get("RESATTN_CAMPAIGN_STORE", "~/resattn-campaign")).expanduser()
 #: Size of one piece of a checkpoint on its way between machines (a returned file may hold 16 MiB).
 PIECE_BYTES = 15 * 2**20
+#: A run's small files, which travel with its checkpoint so that its learning curve stays whole.
+RUN_FILES = ("log.txt", "metrics.csv", "metrics.jsonl")
+#: Where the learning curves of unfinished runs are kept in git (a finished run's folder holds its own).
+CURVES = RESULTS / "campaign" / "runs"
 TARGET = 160_000
 
 
@@ -62,11 +67,20 @@ def load_ledger(path: Path = LEDGER) -> dict:
     return json.loads(Path(path).read_text()) if Path(path).is_file() else new_ledger()
 
 
-def update_ledger(ledger: dict, runs_dir: Path, store: Path = STORE) -> list[str]:
+def _copy_run_files(source: Path, *targets: Path) -> None:
+    for target in targets:
+        target.mkdir(parents=True, exist_ok=True)
+        for name in RUN_FILES:
+            if (source / name).is_file():
+                shutil.copy2(source / name, target / name)
+
+
+def update_ledger(ledger: dict, runs_dir: Path, store: Path = STORE, curves: Path = CURVES) -> list[str]:
     """Take in what a GPU session left in ``runs_dir`` (one folder per run); returns what changed.
 
     A finished run (``results.json``) is ``done`` with its final error; an unfinished one is ``paused``
-    at its newest checkpoint, which is copied into ``store`` (replacing the run's older one there).
+    at its newest checkpoint, which is copied into ``store`` (replacing the run's older one there) with
+    the run's log and metrics; those also go to ``curves`` (in the repository) until the run is done.
     """
     changes = []
     for name, entry in ledger["runs"].items():
@@ -92,6 +106,7 @@ def update_ledger(ledger: dict, runs_dir: Path, store: Path = STORE) -> list[str
         for old in kept.glob("checkpoint-*.pt"):
             old.unlink()
         shutil.copy2(newest, kept / newest.name)
+        _copy_run_files(folder, kept, Path(curves) / name)
         entry.update(status="paused", iteration=state["iteration"], segments=state.get("segments", []),
                      checkpoint=newest.name)
         changes.append(f"{name}: paused at {state['iteration']} ({newest.name} kept in {kept})")
@@ -121,7 +136,8 @@ def split_file(path: Path, out_dir: Path, piece: int = PIECE_BYTES) -> list[Path
 
 
 def join_pieces(folder: Path, dest: Path) -> list[Path]:
-    """Put together every ``<name>.partNN`` series of ``folder`` as ``dest/<name>`` (atomically)."""
+    """Put together every ``<name>.partNN`` series of ``folder`` as ``dest/<name>`` (atomically); the run's
+    small files (log, metrics) that came with them are copied beside it."""
     series: dict[str, list[Path]] = {}
     for part in sorted(Path(folder).glob("*.part[0-9][0-9]")):
         series.setdefault(part.name.rsplit(".part", 1)[0], []).append(part)
@@ -136,6 +152,7 @@ def join_pieces(folder: Path, dest: Path) -> list[Path]:
                 out.write(part.read_bytes())
         os.replace(tmp, dest / name)
         joined.append(dest / name)
+    _copy_run_files(Path(folder), dest)
     return joined
 
 
@@ -150,6 +167,7 @@ def pack_checkpoints(ledger: dict, store: Path, out_dir: Path, runs: list[str] |
         if packed and total + size > max_bytes:
             break
         split_file(path, Path(out_dir) / name)
+        _copy_run_files(path.parent, Path(out_dir) / name)
         packed.append(name)
         total += size
     return packed

@@ -37,12 +37,20 @@ def test_a_run_in_two_segments_is_recorded_in_the_ledger(tmp_path):
     (runs / "tiny" / "results.json").unlink()
     for late in ("checkpoint-00000032.pt", "checkpoint-00000040.pt"):
         (runs / "tiny" / late).unlink()
-    assert campaign.update_ledger(ledger, runs, store) == [
+    assert campaign.update_ledger(ledger, runs, store, tmp_path / "curves") == [
         f"tiny: paused at 24 (checkpoint-00000024.pt kept in {store / 'tiny'})"]
     entry = ledger["runs"]["tiny"]
     assert entry["status"] == "paused" and entry["iteration"] == 24
     assert [(s["start"], s["end"]) for s in entry["segments"]] == [(0, 24)]
     assert (store / "tiny" / "checkpoint-00000024.pt").is_file()
+    curve = (tmp_path / "curves" / "tiny" / "metrics.csv").read_text()
+    assert curve == (store / "tiny" / "metrics.csv").read_text() and curve.count("\n") > 4
+
+    # the store's checkpoint and curve travel in pieces and come back together
+    assert campaign.pack_checkpoints(ledger, store, tmp_path / "carried") == ["tiny"]
+    (joined,) = campaign.join_pieces(tmp_path / "carried" / "tiny", tmp_path / "there" / "tiny")
+    assert joined.read_bytes() == (store / "tiny" / "checkpoint-00000024.pt").read_bytes()
+    assert (tmp_path / "there" / "tiny" / "metrics.csv").is_file()
 
     # a new machine: only the stored checkpoint comes back
     state = torch.load(store / "tiny" / "checkpoint-00000024.pt", weights_only=True)
@@ -54,7 +62,7 @@ def test_a_run_in_two_segments_is_recorded_in_the_ledger(tmp_path):
     segments = json.loads((fresh / "results.json").read_text())["segments"]
     assert [(s["start"], s["end"]) for s in segments] == [(0, 24), (24, 40)]
     assert all(s["images_per_s"] > 0 and s["wall_s"] > 0 and s["device"] for s in segments)
-    campaign.update_ledger(ledger, tmp_path / "fresh", store)
+    campaign.update_ledger(ledger, tmp_path / "fresh", store, tmp_path / "curves")
     assert entry["status"] == "done" and entry["iteration"] == 40
     assert entry["test_error"] == result.test_error and len(entry["segments"]) == 2
 
