@@ -143,6 +143,16 @@ def _cmd_campaign(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_masks(args: argparse.Namespace) -> int:
+    from .mask_figure import write_mask_figure
+
+    record = write_mask_figure(args.checkpoint, args.out, images=args.images, size=args.size,
+                               device=args.device or "auto")
+    print(f"wrote {args.out} ({record['model']} after {record['iteration']} iterations; mask sizes "
+          f"{record['mask_sizes']})")
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from .report import PAPER_TABLES, paper_table
 
@@ -222,6 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the eager-vs-graph agreement check")
     p.add_argument("--out", default="runs/bench.json", help="where to write the JSON")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("masks", help="Fig. 1: each stage's mask on validation images of a trained network")
+    p.add_argument("checkpoint", help="a checkpoint of a run on an ImageNet-style folder (Imagenette)")
+    p.add_argument("--out", default="runs/masks.png", help="the PNG to write (a .json record beside it)")
+    p.add_argument("--images", type=int, default=6, help="validation images, the first of each class")
+    p.add_argument("--size", type=int, default=224, help="centre crop size of the images")
+    p.add_argument("--device", default=None, help="auto, cpu or cuda")
+    p.set_defaults(func=_cmd_masks)
 
     p = sub.add_parser("campaign", help="the full-length runs across sessions: ledger, checkpoints, pieces")
     p.add_argument("action", choices=["status", "update", "check", "pack", "unpack"],
