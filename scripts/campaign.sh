@@ -15,6 +15,7 @@
 #   tar -xzf /work/.device/N/runs.tgz -C runs/campaign && python -m resattn_min campaign update runs/campaign
 set -uo pipefail
 cd "$(dirname "$0")/.."
+: "${RESATTN_COMMIT:?set RESATTN_COMMIT to the commit being run (the .git copied to the GPU machine is not current)}"
 export PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=/tmp/inductor-cache
 export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps CUDA_MPS_LOG_DIRECTORY=/tmp/mps-log
 STAGE=/tmp/stage RUNS=/tmp/runs/cifar10_jpeg_full OUT="${OUT:-/tmp/out}"

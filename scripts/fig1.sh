@@ -7,6 +7,7 @@
 #   bash scripts/fig1.sh receive unpack train draw   # call 2
 set -euo pipefail
 cd "$(dirname "$0")/.."
+: "${RESATTN_COMMIT:?set RESATTN_COMMIT to the commit being run (the .git copied to the GPU machine is not current)}"
 export PYTHONUNBUFFERED=1
 STAGE=/tmp/stage RUNS=/tmp/runs/fig1 OUT="${OUT:-/tmp/out}"
 mkdir -p "$STAGE/in" "$RUNS" "$OUT"

@@ -8,6 +8,7 @@
 # $TORCHINDUCTOR_CACHE_DIR (default /tmp/inductor-cache), so a second process compiles from it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+: "${RESATTN_COMMIT:?set RESATTN_COMMIT to the commit being run (the .git copied to the GPU machine is not current)}"
 export PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR="${TORCHINDUCTOR_CACHE_DIR:-/tmp/inductor-cache}"
 OUT="${OUT:-/tmp/out}"
 mkdir -p "$OUT"
