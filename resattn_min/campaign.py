@@ -75,13 +75,17 @@ def _copy_run_files(source: Path, *targets: Path) -> None:
                 shutil.copy2(source / name, target / name)
 
 
-def update_ledger(ledger: dict, runs_dir: Path, store: Path = STORE, curves: Path = CURVES) -> list[str]:
+def update_ledger(ledger: dict, runs_dir: Path, store: Path = STORE, curves: Path = CURVES,
+                  finished: Path | None = None) -> list[str]:
     """Take in what a GPU session left in ``runs_dir`` (one folder per run); returns what changed.
 
-    A finished run (``results.json``) is ``done`` with its final error; an unfinished one is ``paused``
-    at its newest checkpoint, which is copied into ``store`` (replacing the run's older one there) with
-    the run's log and metrics; those also go to ``curves`` (in the repository) until the run is done.
+    A finished run (``results.json``) is ``done`` with its final error, and its results, log and metrics
+    go to ``finished/<run>/`` (default ``results/<ledger's runs_dir>/``, a group of the runs on record).
+    An unfinished one is ``paused`` at its newest checkpoint, which is copied into ``store`` (replacing
+    the run's older one there) with the run's log and metrics; those also go to ``curves`` (in the
+    repository) until the run is done.
     """
+    finished = Path(finished) if finished is not None else RESULTS / ledger["runs_dir"]
     changes = []
     for name, entry in ledger["runs"].items():
         folder = Path(runs_dir) / name
@@ -90,6 +94,8 @@ def update_ledger(ledger: dict, runs_dir: Path, store: Path = STORE, curves: Pat
             import json
 
             r = json.loads(results.read_text())
+            _copy_run_files(folder, finished / name)
+            shutil.copy2(results, finished / name / "results.json")
             entry.update(status="done", iteration=r["iterations"], segments=r.get("segments", []),
                          test_error=r["test_error"], checkpoint=None)
             changes.append(f"{name}: done at {r['iterations']}, test error {100 * r['test_error']:.2f}%")

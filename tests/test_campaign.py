@@ -62,8 +62,9 @@ def test_a_run_in_two_segments_is_recorded_in_the_ledger(tmp_path):
     segments = json.loads((fresh / "results.json").read_text())["segments"]
     assert [(s["start"], s["end"]) for s in segments] == [(0, 24), (24, 40)]
     assert all(s["images_per_s"] > 0 and s["wall_s"] > 0 and s["device"] for s in segments)
-    campaign.update_ledger(ledger, tmp_path / "fresh", store, tmp_path / "curves")
+    campaign.update_ledger(ledger, tmp_path / "fresh", store, tmp_path / "curves", tmp_path / "record")
     assert entry["status"] == "done" and entry["iteration"] == 40
+    assert json.loads((tmp_path / "record" / "tiny" / "results.json").read_text())["segments"] == segments
     assert entry["test_error"] == result.test_error and len(entry["segments"]) == 2
 
 
