@@ -73,9 +73,10 @@ def test_corrupt_or_foreign_checkpoint_is_refused_and_nothing_is_lost(tmp_path, 
     before = {p.name: p.read_bytes() for p in list_checkpoints(run_dir)}
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"\x00garbage" * 100)
-    config = write_config(tmp_path / "c.yaml", run_dir)
-    assert main(["train", "--config", str(config), "--resume", str(bad)]) == 2
+    elsewhere = write_config(tmp_path / "e.yaml", tmp_path / "run")  # run_dir holds a run of its own
+    assert main(["train", "--config", str(elsewhere), "--resume", str(bad)]) == 2
     assert "not a readable checkpoint" in error_of(capsys)
+    config = write_config(tmp_path / "c.yaml", run_dir)
     assert main(["evaluate", str(bad)]) == 2
     assert "not a readable checkpoint" in error_of(capsys)
     assert main(["train", "--config", str(config), "--model", "tiny_convnet_test",
