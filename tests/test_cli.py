@@ -5,29 +5,10 @@ import subprocess
 import sys
 
 import pytest
-import torch
-from _train_helpers import ENV, HERE, one_thread, tiny_config, write_config  # noqa: F401
+from _train_helpers import ENV, HERE, error_of, one_thread, write_config  # noqa: F401
 
 from resattn_min.__main__ import main
 from resattn_min.checkpoint import list_checkpoints
-from resattn_min.trainer import train
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A finished tiny run with checkpoints at iterations 5 and 10."""
-    run_dir = tmp_path_factory.mktemp("run")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # module fixtures run before the per-test one_thread
-    result = train(tiny_config(run_dir, total_iters=10, milestones=[5], ckpt_every=5))
-    torch.set_num_threads(threads)
-    return run_dir, result
-
-
-def error_of(capsys) -> str:
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and "Traceback" not in err
-    return err
 
 
 def test_unknown_model_is_one_line_exit_2_before_any_work(tmp_path):
