@@ -57,6 +57,7 @@ def runs_table(group: str, runs: list[str] | None = None, root: Path = RESULTS):
         exp = EXPERIMENTS.get(name) if group.startswith("cifar10") else None  # CIFAR-10 rows of the paper
         rows.append({
             "run": name, "model": r["model"], "options": _options(r["config"]),
+            "architecture": r.get("architecture") or "-",
             "clean ratio r": round((r.get("noise") or {}).get("r", 1.0), 4),
             "test error (%)": round(100 * r["test_error"], 2),
             "paper (%)": exp.paper_error if exp else None,
@@ -125,7 +126,7 @@ def single_crop_errors(group: str, run: str, root: Path = RESULTS) -> dict[int, 
 
 def load_trained(name: str, root: Path = RESULTS) -> torch.nn.Module:
     """A trained network from ``results/checkpoints/<name>.fp16.pt``, in float32 and eval mode."""
-    from .checkpoint import load_weights
+    from .checkpoint import load_weights, trained_config
     from .schedule import TrainConfig
     from .trainer import build_model
 
@@ -134,7 +135,7 @@ def load_trained(name: str, root: Path = RESULTS) -> torch.nn.Module:
         found = sorted(p.name.removesuffix(".fp16.pt") for p in path.parent.glob("*.fp16.pt"))
         raise FileNotFoundError(f"no checkpoint {path}; trained networks on record: {', '.join(found)}")
     ckpt = {**torch.load(path, map_location="cpu", weights_only=True), "path": path}
-    model = build_model(TrainConfig.from_dict({**ckpt["config"], "resume": None}), num_classes=10)
+    model = build_model(TrainConfig.from_dict({**trained_config(ckpt), "resume": None}), num_classes=10)
     load_weights(model, ckpt)  # copying into the float32 parameters converts the half-precision values
     return model.eval()
 
