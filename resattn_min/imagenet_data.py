@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from torchvision import datasets, transforms
 
 from .bad_images import BAD_IMAGE_POLICIES, recheck
+from .stopping import ignore_stop_signals
 
 __all__ = [
     "IMAGENET_MEAN", "IMAGENET_STD", "LoaderStream", "PCALighting", "ResumableSampler", "ScreenedImageFolder",
@@ -179,7 +180,8 @@ def imagenet_loaders(root: str | Path, batch_size: int, *, workers: int = 4, ima
     crop = eval_size or image_size
     val_set = ScreenedImageFolder(root / "val", imagenet_transforms(False, crop, eval_resize), crop,
                                   on_bad_image, train_set.skipped)
-    common = dict(num_workers=workers, pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0)
+    common = dict(num_workers=workers, pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0,
+                  worker_init_fn=ignore_stop_signals)
     train = DataLoader(train_set, batch_size, sampler=ResumableSampler(train_set, world, rank, seed=seed),
                        drop_last=True, generator=torch.Generator().manual_seed(seed), **common)
     val = DataLoader(val_set, batch_size, sampler=ShardSampler(len(val_set), world, rank), **common)

@@ -38,9 +38,9 @@ class RunFolderError(RuntimeError):
 
 def is_fresh(run_dir: str | Path, resume: str | None) -> bool:
     """True unless the run continues from ``auto`` or from a checkpoint inside ``run_dir`` itself."""
-    if resume is None or resume == "auto":
-        return resume is None
-    return Path(resume).resolve().parent != Path(run_dir).resolve()
+    if resume is None:
+        return True
+    return resume != "auto" and Path(resume).resolve().parent != Path(run_dir).resolve()
 
 
 @contextmanager
@@ -84,7 +84,6 @@ def _lock(handle, run_dir: Path) -> None:
     except BlockingIOError:
         handle.seek(0)
         holder = handle.read().strip() or "another process"
-        handle.close()
         raise RunFolderError(f"{run_dir} is in use by another run ({holder}); wait for it to end, or give "
                              "this run another --run-dir") from None
     handle.seek(0)

@@ -14,7 +14,7 @@ import threading
 import torch
 from torch import nn
 
-__all__ = ["StopOnSignal", "TrainingInterrupted", "non_finite_state"]
+__all__ = ["StopOnSignal", "TrainingInterrupted", "ignore_stop_signals", "non_finite_state"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -63,6 +63,13 @@ class StopOnSignal:
         if not self.armed or self.signum is not None:  # nothing to save yet, or asked twice
             raise KeyboardInterrupt
         self.signum = signum
+
+
+def ignore_stop_signals(worker_id: int = 0) -> None:
+    """For DataLoader workers: Ctrl-C reaches the whole process group, and a worker killed by it would fail
+    the batch the main process waits for before it could save its checkpoint; the main process ends them."""
+    for s in _SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
 
 
 def non_finite_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> str | None:

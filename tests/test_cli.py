@@ -65,7 +65,7 @@ def test_corrupt_or_foreign_checkpoint_is_refused_and_nothing_is_lost(tmp_path, 
     assert "holds a 'tiny_attention_test' model, not 'tiny_convnet_test'" in error_of(capsys)
     assert main(["train", "--config", str(config), "--mask", "local",
                  "--resume", str(run_dir / "checkpoint-00000010.pt")]) == 2
-    assert "does not fit this model" in error_of(capsys)
+    assert "was trained with mask=None (this run: 'local')" in error_of(capsys)
     assert {p.name: p.read_bytes() for p in list_checkpoints(run_dir)} == before
 
 
