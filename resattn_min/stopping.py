@@ -65,7 +65,7 @@ class StopOnSignal:
         self.signum = signum
 
 
-def ignore_stop_signals(worker_id: int = 0) -> None:
+def ignore_stop_signals(worker_id: int) -> None:
     """For DataLoader workers: Ctrl-C reaches the whole process group, and a worker killed by it would fail
     the batch the main process waits for before it could save its checkpoint; the main process ends them."""
     for s in _SIGNALS:
@@ -79,8 +79,6 @@ def non_finite_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> str 
     tensors += [(f"momentum of {names.get(p, 'a parameter')}", s["momentum_buffer"])
                 for p, s in optimizer.state.items() if s.get("momentum_buffer") is not None]
     floats = [(name, t) for name, t in tensors if t.is_floating_point()]
-    if not floats:
-        return None
     finite = torch.stack([t.isfinite().all() for _, t in floats]).cpu()  # one wait for the device
     bad = next((i for i, ok in enumerate(finite.tolist()) if not ok), None)
     if bad is None:
