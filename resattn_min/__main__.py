@@ -14,8 +14,10 @@ Examples::
     python -m resattn_min reproduce --list                          # the paper's experiments by name
     python -m resattn_min reproduce attention56_arl attention56_nal --dataset data/cifar10-jpeg --scale 0.1
 
-Mistakes (an unknown model or dataset, a bad schedule, a missing dataset, an unusable checkpoint) end
-with a one-line ``error:`` and exit code 2; a diverged run ends with exit code 3.
+Mistakes (an unknown model or dataset, a bad schedule, a missing dataset, an unusable checkpoint, a run
+folder in use or holding another run, an unreadable image, a full disk) end with a one-line ``error:``
+and exit code 2; a diverged run ends with exit code 3; Ctrl-C ends a run with a checkpoint and exit
+code 130.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import fields, replace
 from .checkpoint import CheckpointError, load_checkpoint, load_weights, trained_config
 from .schedule import TrainConfig
 
-EXIT_USAGE, EXIT_DIVERGED = 2, 3
+EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 _HELP = {
     "resume": "a checkpoint to continue from, or 'auto' (the newest in --run-dir)",
     "schedule": "the paper's recipe: cifar, imagenet, auto (by model) or none (give --lr, --milestones, ...)",
@@ -66,7 +68,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
 def _cmd_train(args: argparse.Namespace) -> int:
     from .trainer import train
 
-    train(_train_config(args))
+    train(_train_config(args), overwrite=args.overwrite)
     return 0
 
 
@@ -75,6 +77,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     from .distributed import init_distributed
     from .imagenet_data import LoaderStream
+    from .resume import check_classes
     from .trainer import build_model, evaluate, make_data
 
     info = init_distributed(args.device)
@@ -86,6 +89,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     cfg = replace(cfg, resume=None, **changes)
     data = make_data(cfg, args.batch_size or cfg.plan().recipe.batch_size, info)
     model = build_model(cfg, data.num_classes).to(info.device)
+    check_classes(ckpt, model)
     load_weights(model, ckpt)
     amp = torch.bfloat16 if cfg.amp == "bf16" and info.device.type == "cuda" else None
     imagenet = cfg.pipeline == "imagenet"
@@ -109,7 +113,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_bench_data(args: argparse.Namespace) -> int:
     from .data_bench import run_data_bench
 
-    workers = tuple(int(w) for w in args.workers.split(","))
+    try:
+        workers = tuple(int(w) for w in args.workers.split(","))
+    except ValueError:
+        raise ValueError(f"--workers takes comma-separated numbers of workers, e.g. 1,4,16; got "
+                         f"{args.workers!r}") from None
     run_data_bench(args.dataset, batch=args.batch, image_size=args.image_size, workers=workers,
                    batches=args.batches, out=args.out)
     return 0
@@ -200,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model from a config file and flags")
     p.add_argument("--config", help="a YAML file of TrainConfig keys, or a shipped config's name "
                    "(resattn_min/configs/: cifar10_attention92, imagenet_attention56, ...)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete an earlier run's checkpoints, metrics and results in --run-dir first")
     _add_config_flags(p)
     p.set_defaults(func=_cmd_train)
 
@@ -283,17 +293,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; returns the exit code."""
+    from .run_folder import RunFolderError
+    from .stopping import TrainingInterrupted
     from .trainer import TrainingDiverged
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, CheckpointError, FileNotFoundError) as err:  # DatasetNotFoundError included
+    except (ValueError, CheckpointError, RunFolderError, FileNotFoundError) as err:  # DatasetNotFound too
         print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:  # a full disk, a folder without write permission
+        print(f"error: {err.filename or 'a file'}: {err.strerror or err}", file=sys.stderr)
         return EXIT_USAGE
     except TrainingDiverged as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_DIVERGED
+    except TrainingInterrupted as err:
+        print(f"interrupted: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:  # before a run's loop began (nothing to save), or a second Ctrl-C
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -14,13 +14,13 @@ reports how far their losses drift apart.
 from __future__ import annotations
 
 import copy
-import json
 import statistics
 import time
 from pathlib import Path
 
 import torch
 
+from .atomic import check_output_file, write_json
 from .fast_step import GraphStep
 from .results import environment
 from .schedule import TrainConfig
@@ -124,6 +124,11 @@ def run_bench(models: str, batch: int = 64, image_size: int = 32, steps: int = 5
     ``stacks`` (e.g. ``"1,3,6"``) also times the CUDA-graph variants on that many runs stacked into one
     network (``resattn_min.stacked``); the eager variants are timed on one run.
     """
+    if min(batch, image_size, steps) < 1 or warmup < 0:
+        raise ValueError(f"--batch, --image-size and --steps must be at least 1 and --warmup at least 0, got "
+                         f"{batch}, {image_size}, {steps} and {warmup}")
+    if out:
+        check_output_file(out)  # before the benchmark, not after it
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     classes = num_classes or (10 if image_size <= 64 else 1000)
     torch.backends.cudnn.benchmark = True
@@ -169,8 +174,7 @@ def run_bench(models: str, batch: int = 64, image_size: int = 32, steps: int = 5
               "step was timed", flush=True)
     report = {"rows": rows, "agreement": checks, "steps": steps, "warmup": warmup, **environment(device)}
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(report, indent=2) + "\n")
+        write_json(out, report)
         print(f"wrote {out}")
     return report
 

@@ -2,23 +2,23 @@
 
 A checkpoint holds everything a run needs to continue bit for bit: weights (with BatchNorm statistics),
 optimizer state, iteration, the data stream's position, every random number generator and the config.
-It is written to a temporary file in the same folder, flushed to disk and renamed over its final name,
-so a crash during the save leaves the earlier checkpoints untouched. It is read with
-``torch.load(weights_only=True)``, which unpickles nothing but tensors and plain containers, so the
-random states are stored as tensors and lists.
+It is written to a temporary file in the same folder, flushed to disk and renamed over its final name
+(``atomic.write_atomic``), so a crash during the save leaves the earlier checkpoints untouched. It is
+read with ``torch.load(weights_only=True)``, which unpickles nothing but tensors and plain containers,
+so the random states are stored as tensors and lists.
 """
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from .atomic import write_atomic
 
 __all__ = [
     "FORMAT", "VERSION", "CheckpointError", "save_checkpoint", "load_checkpoint", "list_checkpoints",
@@ -29,6 +29,7 @@ __all__ = [
 FORMAT = "resattn-min-checkpoint"
 VERSION = 1
 _NAME = re.compile(r"^checkpoint-(\d+)\.pt$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class CheckpointError(RuntimeError):
@@ -127,17 +128,7 @@ def save_checkpoint(run_dir: str | Path, iteration: int, payload: dict, keep: in
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / f"checkpoint-{iteration:08d}.pt"
     state = {"format": FORMAT, "version": VERSION, "iteration": int(iteration), "rng": rng_state(), **payload}
-    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".checkpoint-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(run_dir)
+    write_atomic(path, lambda f: torch.save(state, f))
     # Prune only older checkpoints: a later one (from a run resumed at an earlier point) is not ours to drop.
     older = [p for p in list_checkpoints(run_dir) if _iteration(p) < iteration]
     for old in older[:len(older) - (keep - 1)] if keep > 0 else []:
@@ -149,18 +140,6 @@ def _iteration(path: Path) -> int:
     return int(_NAME.match(path.name).group(1))
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened (Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
                     model_name: str | None = None) -> dict:
     """Read a checkpoint written by :func:`save_checkpoint`; a :class:`CheckpointError` says what is wrong."""
@@ -170,21 +149,31 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # truncated zip, garbage bytes, a pickle weights_only refuses
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(
             f"{path} is not a readable checkpoint (corrupt, truncated, or not written by resattn-min): "
-            f"{first}"
+            f"{_load_failure(err)}"
         ) from err
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a resattn-min checkpoint (no {FORMAT!r} format tag)")
     if state.get("version") != VERSION:
         raise CheckpointError(f"{path} has checkpoint format version {state.get('version')}, "
                               f"this resattn-min reads version {VERSION}")
+    missing = [key for key in ("model", "config", "iteration") if key not in state]
+    if missing:
+        raise CheckpointError(f"{path} has no {' or '.join(missing)} entry: an incomplete checkpoint")
     saved = state.get("config", {}).get("model")
     if model_name is not None and saved != model_name:
         raise CheckpointError(f"{path} holds a {saved!r} model, not {model_name!r}")
     state["path"] = str(path)  # where it was read from, for messages
     return state
+
+
+def _load_failure(err: Exception) -> str:
+    """What ``torch.load`` found wrong, without its terminal colour codes or its advice to load unsafely."""
+    text = _ANSI.sub("", str(err))
+    text = text.split("WeightsUnpickler error:", 1)[-1]  # the unpickler's finding, after torch's advice
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(err).__name__)
+    return first.split(". ")[0].rstrip(".")
 
 
 def find_resume_checkpoint(run_dir: str | Path, map_location: str | torch.device = "cpu",

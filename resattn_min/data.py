@@ -3,27 +3,32 @@
 The paper's CIFAR pipeline: pad 4 zero pixels on each side, take a random 32x32 crop of the image or of its
 horizontal flip, subtract the per-pixel RGB mean. ``GPUBatchStream`` does exactly that to a batch at once,
 with every random choice derived from ``(seed, epoch, position)`` so a resumed run sees the same batches.
-``torchvision_loader`` is the same pipeline written with torchvision transforms, for reading.
+``torchvision_loader`` is the same pipeline written with torchvision transforms, for reading. Decoding
+the files once (and caching them) is ``decoded.load_image_tensors``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import os
-import sys
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
-import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor
 
 from . import config
+from .decoded import (
+    _CIFAR,
+    CIFAR_JPEG,
+    CifarSource,
+    DatasetNotFoundError,
+    ImageTensors,
+    _resolve_folder,
+    _split_dir,
+    find_cifar10,
+    load_image_tensors,
+)
 from .noisy_labels import corrupt_labels
 
 __all__ = [
@@ -32,178 +37,13 @@ __all__ = [
     "pixel_mean", "stratified_subset", "synthetic_dataset", "torchvision_loader",
 ]
 
-#: The CIFAR-10 JPEG copy under the data root: ``<root>/cifar10-jpeg/<split>/<class>/NNNN.jpg``.
-CIFAR_JPEG = "cifar10-jpeg"
-
-_CIFAR = {"cifar10": ("CIFAR10", "cifar-10-batches-py", "CIFAR-10"),
-          "cifar100": ("CIFAR100", "cifar-100-python", "CIFAR-100")}
-_VALID = "'cifar10', 'cifar100', 'synthetic', or the path of an ImageFolder root with train/ and test/"
-_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".gif", ".tif", ".tiff", ".webp")
 _QUICK_SIZES, _SYNTHETIC_SIZES = (2000, 500), (10000, 2000)
 PAD = 4
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """A dataset that is not on disk, with where it was looked for and how to get it."""
-
-
-@dataclass
-class ImageTensors:
-    """A whole split in memory: ``images`` uint8 ``[N, 3, H, W]``, ``labels`` int64 ``[N]``."""
-
-    images: Tensor
-    labels: Tensor
-    classes: list[str]
-    name: str
-
-    def __len__(self) -> int:
-        return len(self.labels)
 
 
 def _seed(*parts: int) -> int:
     """A stable 63-bit seed from integers (Python's ``hash`` changes between processes)."""
     return int(hashlib.sha256(repr(parts).encode()).hexdigest()[:15], 16)
-
-
-def _not_found(what: str, where: Path, root: Path | None = None) -> DatasetNotFoundError:
-    """The error for a missing dataset; ``root`` given: also how to get CIFAR there."""
-    if root is None:
-        return DatasetNotFoundError(f"{what} was not found at {where}. An ImageFolder root holds "
-                                    "train/<class>/<image> and test/<class>/<image> (or val/ for test/).")
-    return DatasetNotFoundError(
-        f"{what} was not found at {where}.\n"
-        "  - With internet access (e.g. Colab): pass download=True and torchvision fetches CIFAR.\n"
-        f"  - Offline: put torchvision's 'cifar-10-batches-py' (or 'cifar-100-python') folder under {root} "
-        "(or set RESATTN_DATA to the folder that holds it),\n"
-        "    or pass the path of an ImageFolder copy with train/ and test/ subfolders as the dataset."
-    )
-
-
-def _folder_label(folder: Path) -> str:
-    name = folder.name.lower().replace("-", "").replace("_", "")
-    base = next((_CIFAR[k][2] for k in ("cifar100", "cifar10") if name.startswith(k)), folder.name)
-    return f"{base} (JPEG copy)" if "jpeg" in name or "jpg" in name else base
-
-
-def _resolve_folder(dataset: str | Path, root: Path) -> Path:
-    path = Path(dataset).expanduser()
-    if path.is_dir():
-        return path
-    if not path.is_absolute() and (root / path).is_dir():
-        return root / path
-    if isinstance(dataset, Path) or os.sep in str(dataset) or "/" in str(dataset):
-        raise _not_found(f"The image folder '{dataset}'", path.resolve(), root)
-    raise ValueError(f"unknown dataset {str(dataset)!r}; valid: {_VALID}")
-
-
-def _split_dir(folder: Path, split: str) -> Path:
-    names = ("train",) if split == "train" else ("test", "val")
-    for name in names:
-        if (folder / name).is_dir():
-            return folder / name
-    raise _not_found(f"The {split} split ({' or '.join(n + '/' for n in names)})", folder)
-
-
-def _read_rgb(path: Path) -> np.ndarray:
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
-
-
-def _decode_folder(split_dir: Path, name: str) -> ImageTensors:
-    """Decode ``<class>/<image>`` files (classes in sorted order, grayscale made RGB) into uint8 tensors."""
-    classes = sorted(d.name for d in split_dir.iterdir() if d.is_dir())
-    files = [(p, c) for c, cls in enumerate(classes) for p in sorted((split_dir / cls).iterdir())
-             if p.suffix.lower() in _IMAGE_EXTENSIONS]
-    if not files:
-        raise _not_found(f"No <class>/<image> files ({', '.join(_IMAGE_EXTENSIONS)})", split_dir)
-    images = None
-    # PIL releases the GIL while decoding, so threads share the work
-    with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
-        for i, pixels in enumerate(pool.map(_read_rgb, [p for p, _ in files], chunksize=256)):
-            if images is None:
-                images = np.empty((len(files), *pixels.shape), dtype=np.uint8)
-            if pixels.shape != images.shape[1:]:
-                raise ValueError(f"{files[i][0]} is {pixels.shape[1]}x{pixels.shape[0]}, the first image "
-                                 f"{images.shape[2]}x{images.shape[1]}; this loader needs one image size "
-                                 "(use resattn_min.imagenet_data for images of varying size)")
-            images[i] = pixels
-    return ImageTensors(torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
-                        torch.tensor([c for _, c in files], dtype=torch.int64), classes, name)
-
-
-def _decode_cifar(dataset: str, split: str, root: Path, download: bool) -> ImageTensors:
-    import torchvision.datasets
-
-    cls_name, folder, label = _CIFAR[dataset]
-    try:
-        ds = getattr(torchvision.datasets, cls_name)(str(root), train=split == "train", download=download)
-    except RuntimeError as err:
-        what = f"{label} (or a file of it that passes torchvision's md5 check)"
-        raise _not_found(what, root / folder, root) from err
-    images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
-    return ImageTensors(images, torch.tensor(ds.targets, dtype=torch.int64), list(ds.classes), label)
-
-
-def _save_atomic(obj: dict, path: Path) -> None:
-    """Write to a temporary file beside ``path`` and rename it, so no reader ever sees half a cache."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def load_image_tensors(dataset: str | Path, split: str, root: Path | None = None,
-                       download: bool = False) -> ImageTensors:
-    """One split of CIFAR-10/100 or of an ImageFolder root, decoded once and cached under ``<root>/cache/``.
-
-    ``split`` is ``"train"`` or ``"test"`` (a folder's ``val/`` serves as its test split). Delete the cache
-    file to decode again after the images change.
-    """
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    root = Path(root) if root is not None else Path(config.DATA_ROOT)
-    if str(dataset) in _CIFAR:
-        cache = root / "cache" / f"{dataset}-{split}.pt"
-    else:
-        folder = _resolve_folder(dataset, root).resolve()
-        key = hashlib.sha1(str(folder).encode()).hexdigest()[:10]
-        cache = root / "cache" / f"{folder.name}-{key}-{split}.pt"
-    if cache.exists():
-        return ImageTensors(**torch.load(cache, weights_only=True))
-    if str(dataset) in _CIFAR:
-        data = _decode_cifar(str(dataset), split, root, download)
-    else:
-        data = _decode_folder(_split_dir(folder, split), _folder_label(folder))
-    _save_atomic(vars(data), cache)
-    return data
-
-
-class CifarSource(NamedTuple):
-    """Which CIFAR-10 a machine has: the dataset name to give the package, whether torchvision may
-    download it, and (for the synthetic stand-in) a note that says why."""
-
-    name: str
-    download: bool
-    note: str = ""
-
-
-def find_cifar10(root: Path | None = None) -> CifarSource:
-    """The JPEG copy unpacked under the data root, else torchvision's CIFAR-10 (downloaded on Colab only),
-    else the package's synthetic data, with a note saying where the files were looked for."""
-    root = Path(root) if root is not None else Path(config.DATA_ROOT)
-    if (root / CIFAR_JPEG / "train").is_dir():
-        return CifarSource(CIFAR_JPEG, False)
-    download = "google.colab" in sys.modules
-    try:
-        load_image_tensors("cifar10", "train", root, download=download)  # decoded once, then cached
-        return CifarSource("cifar10", download)
-    except DatasetNotFoundError as err:
-        return CifarSource("synthetic", False, f"No CIFAR-10 on this machine. {err}")
 
 
 def synthetic_dataset(num_train: int, num_test: int, num_classes: int = 10, image_size: int = 32,
@@ -273,6 +113,8 @@ class GPUBatchStream:
         self.images = images_u8.to(self.device)
         self.labels = labels.to(self.device, torch.int64)
         self.mean = (pixel_mean(images_u8) if mean is None else mean).to(self.device, torch.float32)
+        if batch_size < 1:
+            raise ValueError(f"the batch size must be at least 1, got {batch_size}")
         self.batch_size, self.train, self.seed = batch_size, train, seed
         self.drop_last = drop_last and train
         self.num_samples = len(self.labels)
@@ -381,12 +223,16 @@ def stratified_subset(data: ImageTensors, n: int, seed: int = 0) -> ImageTensors
     rank = torch.arange(len(data)) - (counts.cumsum(0) - counts)[sorted_labels]
     # taking the smallest rank-within-class / class-size interleaves the classes proportionally
     keep = perm[order[torch.argsort(rank / counts[sorted_labels], stable=True)[:n]]].sort().values
-    return ImageTensors(data.images[keep], data.labels[keep], data.classes, data.name)
+    return ImageTensors(data.images[keep], data.labels[keep], data.classes, data.name, data.skipped)
 
 
 @dataclass
 class CifarData:
-    """What a CIFAR run trains and tests on, and where it came from."""
+    """What a CIFAR run trains and tests on, and where it came from.
+
+    ``skipped``: the unreadable image files left out (``on_bad_image="skip"``); a DataLoader pipeline adds
+    them as its workers meet them.
+    """
 
     train: GPUBatchStream
     test: GPUBatchStream
@@ -394,15 +240,18 @@ class CifarData:
     classes: list[str]
     source: str
     noise: dict | None
+    skipped: set[str] = field(default_factory=set)
 
 
 def make_cifar_streams(dataset: str, batch_size: int, *, device: str | torch.device = "cpu", seed: int = 0,
                        noise_ratio: float | None = None, quick: bool | None = None, root: Path | None = None,
-                       download: bool = False, synthetic_fallback: bool = False) -> CifarData:
+                       download: bool = False, synthetic_fallback: bool = False,
+                       on_bad_image: str = "error") -> CifarData:
     """Train and test streams for ``dataset`` (``"cifar10"``, ``"cifar100"``, ``"synthetic"`` or a folder).
 
     Quick mode keeps a stratified slice. ``noise_ratio`` is Table 5's noise level ``1 - r``: the training
-    labels are corrupted once, seeded, and the realised noise is returned in ``noise``.
+    labels are corrupted once, seeded, and the realised noise is returned in ``noise``. ``on_bad_image``
+    (an image folder): refuse (``"error"``) or leave out (``"skip"``) unreadable files.
     """
     quick = config.is_quick() if quick is None else quick
     sizes = _QUICK_SIZES if quick else _SYNTHETIC_SIZES
@@ -411,7 +260,8 @@ def make_cifar_streams(dataset: str, batch_size: int, *, device: str | torch.dev
         train, test = synthetic_dataset(*sizes, num_classes=num_classes, seed=seed)
     else:
         try:
-            train, test = (load_image_tensors(dataset, s, root, download) for s in ("train", "test"))
+            train, test = (load_image_tensors(dataset, s, root, download, on_bad_image)
+                           for s in ("train", "test"))
         except DatasetNotFoundError as err:
             if not synthetic_fallback:
                 raise
@@ -432,4 +282,5 @@ def make_cifar_streams(dataset: str, batch_size: int, *, device: str | torch.dev
         GPUBatchStream(train.images, labels, batch_size, train=True, mean=mean, device=device, seed=seed),
         GPUBatchStream(test.images, test.labels, batch_size, train=False, mean=mean, device=device),
         num_classes=len(train.classes), classes=train.classes, source=train.name, noise=noise,
+        skipped={*train.skipped, *test.skipped},
     )

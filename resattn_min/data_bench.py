@@ -11,13 +11,13 @@ images per second than the step consumes, the GPU waits.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 
 import torch
 
+from .atomic import check_output_file, write_json
 from .results import environment
 
 __all__ = ["time_loader", "time_gpu_stream", "run_data_bench"]
@@ -68,6 +68,11 @@ def run_data_bench(dataset: str | Path, batch: int = 64, image_size: int = 160,
                    workers: tuple[int, ...] = (1, 2, 4, 8), batches: int = 40,
                    out: str | Path | None = "runs/bench_data.json", data_root: Path | None = None) -> dict:
     """Time both suppliers; print a line each, write JSON."""
+    if min(batch, image_size, batches) < 1 or min(workers) < 0:
+        raise ValueError(f"--batch, --image-size and --batches must be at least 1 and --workers at least 0, "
+                         f"got {batch}, {image_size}, {batches} and {list(workers)}")
+    if out:
+        check_output_file(out)  # before the benchmark, not after it
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     rows = []
     print(f"{os.cpu_count()} CPU cores; {device}; batch {batch}, {image_size}px crops", flush=True)
@@ -80,7 +85,6 @@ def run_data_bench(dataset: str | Path, batch: int = 64, image_size: int = 160,
     report = {"dataset": str(dataset), "batch": batch, "image_size": image_size, "cpu_count": os.cpu_count(),
               "rows": rows, **environment(device)}
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(report, indent=2) + "\n")
+        write_json(out, report)
         print(f"wrote {out}")
     return report

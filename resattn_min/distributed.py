@@ -49,6 +49,10 @@ def init_distributed(device: str = "auto") -> DistInfo:
     """
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        torch.device(device)
+    except RuntimeError:  # torch lists every device type it knows, over several lines
+        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("device 'cuda' was asked for but no GPU is visible; use --device cpu")
     world = int(os.environ.get("WORLD_SIZE", "1"))

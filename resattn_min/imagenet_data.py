@@ -16,9 +16,12 @@ from torch import Tensor
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from torchvision import datasets, transforms
 
+from .bad_images import BAD_IMAGE_POLICIES, recheck
+from .stopping import ignore_stop_signals
+
 __all__ = [
-    "IMAGENET_MEAN", "IMAGENET_STD", "LoaderStream", "PCALighting", "ResumableSampler", "ShardSampler",
-    "imagenet_loaders", "imagenet_transforms",
+    "IMAGENET_MEAN", "IMAGENET_STD", "LoaderStream", "PCALighting", "ResumableSampler", "ScreenedImageFolder",
+    "ShardSampler", "imagenet_loaders", "imagenet_transforms",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -96,6 +99,57 @@ class ShardSampler(Sampler[int]):
         return len(self.indices)
 
 
+class ScreenedImageFolder(datasets.ImageFolder):
+    """``ImageFolder`` whose unreadable files come back as a blank ``size`` x ``size`` image labelled
+    ``-(index + 1)``; :meth:`screen` (in the main process) refuses or drops them by ``on_bad_image``.
+
+    ``skipped`` collects the paths left out; loaders of one dataset may share one set.
+    """
+
+    def __init__(self, root: str | Path, transform, size: int, on_bad_image: str = "error",
+                 skipped: set[str] | None = None) -> None:
+        super().__init__(str(root), transform)
+        if on_bad_image not in BAD_IMAGE_POLICIES:
+            raise ValueError(f"on_bad_image must be one of {BAD_IMAGE_POLICIES}, got {on_bad_image!r}")
+        self.blank = torch.zeros(3, size, size)
+        self.on_bad_image = on_bad_image
+        self.skipped = set() if skipped is None else skipped
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        path, label = self.samples[index]
+        try:
+            image = self.loader(path)  # decodes the whole file: a truncated one fails here
+        except Exception:  # the main process re-reads it for the reason (see screen)
+            return self.blank, -(index + 1)
+        return self.transform(image), label
+
+    def screen(self, images: Tensor, labels: Tensor, keep_size: bool) -> tuple[Tensor, Tensor]:
+        """A batch with its unreadable images refused (``"error"``) or skipped (``"skip"``).
+
+        ``keep_size`` (training: fixed shapes) fills their places with other images of the batch;
+        otherwise (evaluation) they are dropped, so no blank image is ever scored.
+        """
+        bad = labels < 0
+        if not bad.any():
+            return images, labels
+        paths = [self.samples[-int(label) - 1][0] for label in labels[bad]]
+        if self.on_bad_image == "error":
+            raise recheck(paths[0])
+        for path in paths:
+            if path not in self.skipped:
+                self.skipped.add(path)
+                print(f"note: skipping {path}: {recheck(path).reason}", flush=True)
+        if not keep_size:
+            return images[~bad], labels[~bad]
+        good = (~bad).nonzero().flatten()
+        if not len(good):
+            raise ValueError(f"no image of a batch is readable (e.g. {paths[0]}); is the folder damaged?")
+        fill = good[torch.arange(int(bad.sum())) % len(good)]
+        images, labels = images.clone(), labels.clone()
+        images[bad], labels[bad] = images[fill], labels[fill]
+        return images, labels
+
+
 def _rank_world(distributed: bool) -> tuple[int, int]:
     if not distributed:
         return 0, 1
@@ -106,11 +160,14 @@ def _rank_world(distributed: bool) -> tuple[int, int]:
 
 def imagenet_loaders(root: str | Path, batch_size: int, *, workers: int = 4, image_size: int = 224,
                      eval_size: int | None = None, eval_resize: int | None = None, distributed: bool = False,
-                     seed: int = 0) -> tuple[DataLoader, DataLoader]:
+                     seed: int = 0, on_bad_image: str = "error") -> tuple[DataLoader, DataLoader]:
     """Train and validation loaders over ``root/train`` and ``root/val`` (ImageFolder, RGB).
 
     ``batch_size`` is per process. With ``distributed`` each rank reads its own shard of both splits.
-    The training loader's sampler is a ``ResumableSampler``, which ``LoaderStream`` drives.
+    The training loader's sampler is a ``ResumableSampler``, which ``LoaderStream`` drives. Unreadable
+    files come as marked blanks (``ScreenedImageFolder``), which ``LoaderStream`` and
+    ``bad_images.ScreenedBatches`` refuse or skip by ``on_bad_image``; both splits share one
+    ``dataset.skipped`` set.
     """
     root = Path(root)
     for split in ("train", "val"):
@@ -118,10 +175,13 @@ def imagenet_loaders(root: str | Path, batch_size: int, *, workers: int = 4, ima
             raise FileNotFoundError(f"{root / split} is missing: imagenet_loaders needs an ImageFolder root "
                                     "with train/<class>/* and val/<class>/* (e.g. unpacked Imagenette)")
     rank, world = _rank_world(distributed)
-    train_set = datasets.ImageFolder(str(root / "train"), imagenet_transforms(True, image_size))
-    val_set = datasets.ImageFolder(str(root / "val"),
-                                   imagenet_transforms(False, eval_size or image_size, eval_resize))
-    common = dict(num_workers=workers, pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0)
+    train_set = ScreenedImageFolder(root / "train", imagenet_transforms(True, image_size), image_size,
+                                    on_bad_image)
+    crop = eval_size or image_size
+    val_set = ScreenedImageFolder(root / "val", imagenet_transforms(False, crop, eval_resize), crop,
+                                  on_bad_image, train_set.skipped)
+    common = dict(num_workers=workers, pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0,
+                  worker_init_fn=ignore_stop_signals)
     train = DataLoader(train_set, batch_size, sampler=ResumableSampler(train_set, world, rank, seed=seed),
                        drop_last=True, generator=torch.Generator().manual_seed(seed), **common)
     val = DataLoader(val_set, batch_size, sampler=ShardSampler(len(val_set), world, rank), **common)
@@ -133,18 +193,22 @@ class LoaderStream:
 
     ``state_dict()`` holds the epoch and the batches consumed in it; loading it sets the sampler's epoch
     and skips those batches' indices. (The random crops themselves are drawn in the workers and are not
-    replayed.)
+    replayed.) Unreadable images are refused or replaced by others of the batch (``on_bad_image``).
     """
 
     def __init__(self, loader: DataLoader, device: str | torch.device = "cpu") -> None:
-        if not isinstance(loader.sampler, ResumableSampler) or not loader.drop_last:
+        if (not isinstance(loader.sampler, ResumableSampler) or not loader.drop_last
+                or not isinstance(loader.dataset, ScreenedImageFolder)):
             raise TypeError("LoaderStream needs a training loader from imagenet_loaders "
-                            "(a ResumableSampler and drop_last=True)")
+                            "(a ResumableSampler, drop_last=True and a ScreenedImageFolder)")
         self.loader, self.sampler = loader, loader.sampler
         self.device = torch.device(device)
         self.batch_size = loader.batch_size
         self.num_samples = len(loader.dataset)
         self.steps_per_epoch = self.sampler.num_samples // self.batch_size
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"{self.sampler.num_samples} training images (per process) make no batch of "
+                             f"{self.batch_size}; give a smaller --batch-size")
         self.epoch, self.position = 0, 0
         self._batches = None
 
@@ -161,7 +225,7 @@ class LoaderStream:
             self.sampler.set_epoch(self.epoch)
             self.sampler.start = self.position * self.batch_size
             self._batches = iter(self.loader)
-        images, labels = next(self._batches)
+        images, labels = self.loader.dataset.screen(*next(self._batches), keep_size=True)
         self.position += 1
         return images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
 
@@ -175,3 +239,4 @@ class LoaderStream:
                 raise ValueError(f"cannot resume: the saved stream had {key}={state[key]}, "
                                  f"this one has {getattr(self, key)}")
         self.epoch, self.position, self._batches = int(state["epoch"]), int(state["position"]), None
+

@@ -50,8 +50,14 @@ def reproduce(names: list[str], dataset: str, scale: float | None, runs_dir: str
               launcher: tuple[str, ...] = LAUNCHER) -> dict:
     """Run ``names`` (in order, ``parallel`` at a time) until all finish or ``deadline_s`` passes.
 
-    Returns ``{name: "done" | "stopped" | "failed (exit N)" | "waiting"}``. Stopped runs resume later.
+    Returns ``{name: "done" | "stopped" | "failed (exit N): <its last error line> (log: <path>)" |
+    "waiting"}``. Stopped runs resume later.
     """
+    if parallel < 1:
+        raise ValueError(f"--parallel must be at least 1, got {parallel}")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"{', '.join(twice)} named more than once: each experiment has one run folder")
     experiments = [get_experiment(n) for n in names]
     runs_dir = Path(runs_dir)
     status = {e.name: "done" for e in experiments if _finished(runs_dir / e.name)}
@@ -74,7 +80,8 @@ def reproduce(names: list[str], dataset: str, scale: float | None, runs_dir: str
                 if proc.poll() is not None:
                     log.close()
                     del running[name]
-                    status[name] = "done" if proc.returncode == 0 else f"failed (exit {proc.returncode})"
+                    code = proc.returncode
+                    status[name] = "done" if code == 0 else _failure(runs_dir / name / "log.txt", code)
                     print(f"{name}: {status[name]}", flush=True)
             if end is not None and time.monotonic() > end:
                 break
@@ -90,6 +97,14 @@ def reproduce(names: list[str], dataset: str, scale: float | None, runs_dir: str
             status[name] = "stopped"
     status.update({e.name: "waiting" for e in queue})
     return status
+
+
+def _failure(log: Path, code: int) -> str:
+    """``failed (exit N)`` with the run's last error line (or its last line) and where its log is."""
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    reason = next((line for line in reversed(lines) if line.startswith(("error:", "interrupted:"))),
+                  lines[-1] if lines else "no output")
+    return f"failed (exit {code}): {reason} (log: {log})"
 
 
 def list_experiments() -> str:

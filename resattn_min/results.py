@@ -6,6 +6,7 @@ The book's results chapters read these files; every number they quote comes from
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import platform
@@ -19,10 +20,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from .atomic import append_line, write_json, write_text
 from .config import REPO_ROOT
 
 __all__ = ["METRIC_FIELDS", "MetricsLog", "TrainResult", "environment", "git_commit", "peak_memory",
-           "write_json"]
+           "read_metrics", "write_json"]
 
 METRIC_FIELDS = ["iteration", "lr", "train_loss", "train_acc", "test_error", "images_per_s", "elapsed_s"]
 
@@ -30,9 +32,11 @@ METRIC_FIELDS = ["iteration", "lr", "train_loss", "train_acc", "test_error", "im
 class MetricsLog:
     """Rows of training metrics, appended to ``metrics.csv`` and ``metrics.jsonl`` as they come.
 
-    A resumed run keeps the rows up to the checkpoint's iteration and drops the ones a killed run wrote
-    after it (they are about to be computed again). ``write=False`` (ranks other than 0) keeps the new
-    rows in memory only.
+    ``metrics.jsonl`` is the record; ``metrics.csv`` is the same rows for spreadsheets. Each row is on
+    disk before the checkpoint of its iteration is written, so a killed run never loses rows it has a
+    checkpoint for. A resumed run keeps the rows up to the checkpoint's iteration and drops the ones a
+    killed run wrote after it (they are about to be computed again), and a last line that a kill cut
+    short. ``write=False`` (ranks other than 0) keeps the new rows in memory only.
     """
 
     def __init__(self, run_dir: str | Path, resume_iteration: int | None = None, write: bool = True) -> None:
@@ -41,30 +45,44 @@ class MetricsLog:
         self.write = write
         self.rows: list[dict[str, Any]] = []
         if write and resume_iteration is not None and self.jsonl_path.exists():  # rank 0 alone reads
-            with open(self.jsonl_path) as f:
-                rows = [json.loads(line) for line in f if line.strip()]
-            self.rows = [r for r in rows if r["iteration"] <= resume_iteration]
+            self.rows = [r for r in read_metrics(self.jsonl_path) if r["iteration"] <= resume_iteration]
         if write:
-            self._rewrite()
-
-    def _rewrite(self) -> None:
-        self.csv_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.csv_path, "w", newline="") as f:
-            writer = csv.DictWriter(f, METRIC_FIELDS)
-            writer.writeheader()
-            writer.writerows(self.rows)
-        with open(self.jsonl_path, "w") as f:
-            f.writelines(json.dumps(r) + "\n" for r in self.rows)
+            write_text(self.csv_path, _csv_lines(self.rows, header=True))
+            write_text(self.jsonl_path, "".join(json.dumps(r) + "\n" for r in self.rows))
 
     def append(self, row: dict[str, Any]) -> None:
         """Add one row (missing fields stay empty: ``test_error`` exists only at evaluation points)."""
         row = {k: row.get(k) for k in METRIC_FIELDS}
         self.rows.append(row)
         if self.write:
-            with open(self.csv_path, "a", newline="") as f:
-                csv.DictWriter(f, METRIC_FIELDS).writerow(row)
-            with open(self.jsonl_path, "a") as f:
-                f.write(json.dumps(row) + "\n")
+            append_line(self.jsonl_path, json.dumps(row))
+            append_line(self.csv_path, _csv_lines([row]).rstrip("\n"))
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a ``metrics.jsonl``; a last line cut short by a kill is dropped, with a note."""
+    lines = Path(path).read_text().splitlines()
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            if number < len(lines):
+                raise ValueError(f"{path}, line {number}, is not a metrics row ({err}); mend or delete that "
+                                 "line, then resume again") from None
+            print(f"note: dropped the last line of {path}, cut short when the run was stopped", flush=True)
+    return rows
+
+
+def _csv_lines(rows: list[dict[str, Any]], header: bool = False) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, METRIC_FIELDS, lineterminator="\n")
+    if header:
+        writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
 
 
 def git_commit() -> str | None:
@@ -109,14 +127,6 @@ def peak_memory(device: torch.device) -> int | None:
         return None
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kib * (1 if sys.platform == "darwin" else 1024)
-
-
-def write_json(path: str | Path, obj: dict) -> None:
-    """Write JSON through a temporary file and a rename, so a reader never sees half a file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
 
 
 @dataclass

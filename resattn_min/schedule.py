@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import KW_ONLY, asdict, dataclass, fields, replace
 from pathlib import Path
 
+from .bad_images import BAD_IMAGE_POLICIES
 from .config import is_quick
 
 __all__ = [
@@ -163,7 +164,8 @@ class TrainConfig:
     ``image_size``, ``eval_size`` (the single centre crop) and ``eval_resize`` (the shorter side before it)
     act on the ImageNet pipeline, and ``loader``: ``"workers"`` (DataLoader workers decode and augment each
     file in PIL) or ``"gpu"`` (decode once, keep the images on the GPU, augment batches there; images of one
-    size only). ``keep_checkpoints`` 0 keeps them all.
+    size only). ``keep_checkpoints`` 0 keeps them all. ``on_bad_image``: an unreadable image file stops the
+    run, named (``"error"``), or is left out and listed in the results (``"skip"``).
     """
 
     model: str = "attention56_cifar"
@@ -210,12 +212,15 @@ class TrainConfig:
     eval_resize: int | None = None
     workers: int = 4
     loader: str = "workers"
+    on_bad_image: str = "error"
 
     def __post_init__(self) -> None:
         for f in fields(self):
             setattr(self, f.name, _coerce(f.name, str(f.type), getattr(self, f.name)))
         if self.loader not in ("workers", "gpu"):
             raise ConfigError(f"loader must be 'workers' or 'gpu', got {self.loader!r}")
+        if self.on_bad_image not in BAD_IMAGE_POLICIES:
+            raise ConfigError(f"on_bad_image must be one of {BAD_IMAGE_POLICIES}, got {self.on_bad_image!r}")
         if self.amp not in ("bf16", "off"):
             raise ConfigError(f"amp must be 'bf16' or 'off', got {self.amp!r}")
         if self.schedule not in (*PRESETS, "auto", "none"):
@@ -244,7 +249,13 @@ class TrainConfig:
         import yaml
 
         path = config_path(path)
-        values = yaml.safe_load(path.read_text()) or {}
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:  # its message spans lines: keep the problem and where it is
+            mark = getattr(err, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            problem = getattr(err, "problem", None) or err
+            raise ConfigError(f"{path} is not valid YAML: {problem}{where}") from None
         if not isinstance(values, dict):
             raise ConfigError(f"{path} must hold a mapping of config keys, not {type(values).__name__}")
         return cls.from_dict({**values, **overrides})

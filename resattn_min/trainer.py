@@ -17,6 +17,7 @@ import random
 import re
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from .bad_images import BadImageError, ScreenedBatches
 from .checkpoint import (
     find_resume_checkpoint,
     load_checkpoint,
@@ -39,7 +41,10 @@ from .fast_step import FastPathUnavailable, GraphStep, loss_and_correct
 from .imagenet_data import LoaderStream, imagenet_loaders
 from .report import architecture_of
 from .results import MetricsLog, TrainResult, environment, peak_memory, write_json
+from .resume import check_resume
+from .run_folder import claim_run_folder, is_fresh
 from .schedule import ConfigError, TrainConfig
+from .stopping import StopOnSignal, non_finite_state
 
 __all__ = [
     "TrainConfig", "TrainingDiverged", "train", "train_step", "evaluate", "build_model", "make_data",
@@ -48,7 +53,7 @@ __all__ = [
 
 
 class TrainingDiverged(RuntimeError):
-    """The training loss became NaN or infinite; the diverged state was not saved."""
+    """The training loss, weights or momentum became NaN or infinite; the diverged state was not saved."""
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -160,7 +165,8 @@ def make_data(config: TrainConfig, batch_size: int, info: DistInfo = DistInfo())
         return make_cifar_streams(
             config.dataset, batch_size, device=info.device, seed=config.seed, noise_ratio=config.noise_ratio,
             quick=config.plan().quick, root=config.data_root and Path(config.data_root),
-            download=config.download, synthetic_fallback=config.synthetic_fallback)
+            download=config.download, synthetic_fallback=config.synthetic_fallback,
+            on_bad_image=config.on_bad_image)
     if batch_size % info.world_size:
         raise ConfigError(f"batch size {batch_size} does not split over {info.world_size} processes")
     if config.loader == "gpu":
@@ -168,10 +174,10 @@ def make_data(config: TrainConfig, batch_size: int, info: DistInfo = DistInfo())
     train_loader, val_loader = imagenet_loaders(
         config.dataset, batch_size // info.world_size, workers=config.workers, image_size=config.image_size,
         eval_size=config.eval_size, eval_resize=config.eval_resize, distributed=info.enabled,
-        seed=config.seed)
+        seed=config.seed, on_bad_image=config.on_bad_image)
     classes = list(train_loader.dataset.classes)
-    return CifarData(LoaderStream(train_loader, info.device), val_loader, len(classes), classes,
-                     Path(config.dataset).name, None)
+    return CifarData(LoaderStream(train_loader, info.device), ScreenedBatches(val_loader), len(classes),
+                     classes, Path(config.dataset).name, None, train_loader.dataset.skipped)
 
 
 def _imagenet_on_gpu(config: TrainConfig, batch_size: int, info: DistInfo):
@@ -180,7 +186,8 @@ def _imagenet_on_gpu(config: TrainConfig, batch_size: int, info: DistInfo):
     from .gpu_augment import ImageNetGPUStream
 
     root = config.data_root and Path(config.data_root)
-    train_set, test_set = (load_image_tensors(config.dataset, s, root) for s in ("train", "test"))
+    train_set, test_set = (load_image_tensors(config.dataset, s, root, on_bad_image=config.on_bad_image)
+                           for s in ("train", "test"))
     if train_set.classes != test_set.classes:
         raise ConfigError(f"train and val classes differ: {train_set.classes} vs {test_set.classes}")
     train = ImageNetGPUStream(train_set.images, train_set.labels, batch_size, image_size=config.image_size,
@@ -188,29 +195,35 @@ def _imagenet_on_gpu(config: TrainConfig, batch_size: int, info: DistInfo):
     test = ImageNetGPUStream(test_set.images, test_set.labels, batch_size, train=False,
                              image_size=config.eval_size or config.image_size,
                              resize_size=config.eval_resize, device=info.device)
-    return CifarData(train, test, len(train_set.classes), train_set.classes, Path(config.dataset).name, None)
+    return CifarData(train, test, len(train_set.classes), train_set.classes, Path(config.dataset).name, None,
+                     {*train_set.skipped, *test_set.skipped})
 
 
-def train(config: TrainConfig, data=None) -> TrainResult:
+def train(config: TrainConfig, data=None, *, overwrite: bool = False) -> TrainResult:
     """Train ``config.model`` as ``config`` says; returns the model, its metrics and its final test error.
 
     ``data`` (a ``resattn_min.data.CifarData``) replaces the dataset the config names, for experiments
-    with custom data. Raises ``TrainingDiverged`` on a NaN/inf loss and ``CheckpointError`` on a bad
-    ``resume``.
+    with custom data. Raises ``TrainingDiverged`` on a NaN/inf loss or state, ``CheckpointError`` on a bad
+    ``resume``, ``RunFolderError`` when ``run_dir`` is in use or holds an earlier run (``overwrite=True``
+    deletes that run), and ``TrainingInterrupted`` after a checkpoint on Ctrl-C.
     """
     info = init_distributed(config.device)
     try:
-        return _train(config, info, data)
+        model_source(config.model)  # an unknown name fails now, before the run folder or the data
+        fresh = is_fresh(config.run_dir, config.resume)
+        claim = claim_run_folder(config.run_dir, fresh, overwrite) if info.is_main else nullcontext()
+        # on several processes a signal reaches them at different steps: only one process stops cleanly
+        with claim, StopOnSignal(enabled=not info.enabled) as stop:
+            return _train(config, info, data, stop)
     finally:
         cleanup(info)
 
 
-def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
+def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainResult:
     start_time = time.perf_counter()
     device, main = info.device, info.is_main
     plan = cfg.plan()
     schedule, recipe = plan.schedule, plan.recipe
-    model_source(cfg.model)  # an unknown name fails now, not after loading the data
     seed_everything(cfg.seed, cfg.deterministic)
     run_dir = Path(cfg.run_dir)
     data = data or make_data(cfg, recipe.batch_size, info)
@@ -228,6 +241,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
         ckpt = (find_resume_checkpoint(run_dir, device, cfg.model) if cfg.resume == "auto"
                 else load_checkpoint(cfg.resume, device, cfg.model))
         if ckpt is not None:  # "auto" in a run folder without checkpoints starts afresh
+            check_resume(ckpt, cfg, schedule.total, model)
             load_weights(model, ckpt)
             load_optimizer_state(optimizer, ckpt["optimizer"])
             data.train.load_state_dict(ckpt["data"])
@@ -272,31 +286,41 @@ def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
 
     every = plan.every
     window = torch.zeros(2, dtype=torch.float64, device=device)  # loss sum, correct predictions
-    last_log, last_time, train_time = start, time.perf_counter(), 0.0
+    last_log, last_time, train_time, saved_at = start, time.perf_counter(), 0.0, start
     test_error = test_images = None
     show = cfg.progress if cfg.progress is not None else sys.stderr.isatty()
     bar = tqdm(total=schedule.total, initial=start, disable=not (show and main), dynamic_ncols=True)
+    stop.arm()
     for it in range(start, schedule.total):
-        images, labels = next(data.train)
+        try:
+            images, labels = next(data.train)
+        except BadImageError:  # keep what was trained: the run continues here once the file is mended
+            if main and it > saved_at and non_finite_state(model, optimizer) is None:
+                save(it)
+            raise
         if not sharded:  # global batches: keep this rank's slice
             images, labels = shard(images, info), shard(labels, info)
         loss, correct = step(images, labels, schedule.lr_at(it))
         window[0] += loss
         window[1] += correct
         done = it + 1
+        stopping = stop.signum is not None and done < schedule.total  # Ctrl-C: log and save here, then stop
         evaluate_now = done == schedule.total or (every["eval"] and done % every["eval"] == 0)
-        checkpoint_now = done == schedule.total or (every["ckpt"] and done % every["ckpt"] == 0)
+        checkpoint_now = stopping or done == schedule.total or (every["ckpt"] and done % every["ckpt"] == 0)
         if evaluate_now or checkpoint_now or done % every["log"] == 0:
             loss_sum, correct_sum = all_reduce_sum(window, info).tolist()  # .tolist() waits for the GPU
             steps = done - last_log
             seen = steps * recipe.batch_size  # images of the global batches since the last row
             elapsed = time.perf_counter() - last_time
             train_time += elapsed
-            if not math.isfinite(loss_sum):
+            diverged = None if math.isfinite(loss_sum) else f"the loss became {loss_sum}"
+            if checkpoint_now and not diverged:  # a finite loss can come before a non-finite update
+                diverged = non_finite_state(model, optimizer)
+            if diverged:
                 bar.close()
                 where = f"the last good checkpoint is {last_ckpt}" if last_ckpt else "none was written"
                 raise TrainingDiverged(
-                    f"training diverged: the loss became {loss_sum} between iterations {last_log + 1} and "
+                    f"training diverged: {diverged} between iterations {last_log + 1} and "
                     f"{done}; this state was not saved and {where}. Lower the learning rate or add warm-up "
                     "(warmup_iters) before running again.")
             row = {"iteration": done, "lr": schedule.lr_at(it),
@@ -306,14 +330,17 @@ def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
             if evaluate_now:
                 test_error, test_images = test()
                 row["test_error"] = test_error
+            metrics.append(row)  # on disk before the checkpoint it belongs to
             if checkpoint_now and main:
-                last_ckpt = save(done)
-            metrics.append(row)
+                last_ckpt, saved_at = save(done), done
             bar.set_postfix(loss=f"{row['train_loss']:.3f}", acc=f"{row['train_acc']:.3f}",
                             img_s=f"{row['images_per_s']:.0f}")
             window.zero_()
             last_log, last_time = done, time.perf_counter()
         bar.update(1)
+        if stopping:
+            bar.close()
+            raise stop.interrupted(done, schedule.total, last_ckpt)
     bar.close()
     if test_error is None:  # resumed from the final checkpoint: nothing left to train
         test_error, test_images = test()
@@ -321,7 +348,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
     trained = (schedule.total - start) * recipe.batch_size
     results = {
         "model": cfg.model, "dataset": cfg.dataset, "data_source": data.source,
-        "num_classes": data.num_classes,
+        "num_classes": data.num_classes, "skipped_images": sorted(data.skipped),
         "evaluation": "final-iteration test error (the test split is reported, never used to pick a "
                       "checkpoint)",
         "test_error": test_error, "test_accuracy": 1.0 - test_error, "test_images": test_images,
@@ -337,6 +364,8 @@ def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
         "segments": [*segments, *([segment(schedule.total)] if schedule.total > start else [])],
     }
     if main:
+        if data.skipped:
+            print(f"note: {len(data.skipped)} unreadable images were left out (listed in results.json)")
         write_json(run_dir / "results.json", results)
         print(f"final-iteration test error {100 * test_error:.2f}% on {test_images} test images "
               f"({data.source}); results in {run_dir / 'results.json'}", flush=True)

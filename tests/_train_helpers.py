@@ -37,6 +37,27 @@ def tiny_config(run_dir: Path, **overrides) -> TrainConfig:
     return TrainConfig(**{**values, **overrides})
 
 
+def error_of(capsys, one_line: bool = False) -> str:
+    """What the command printed on stderr: an ``error:`` line, no traceback (one line, if asked)."""
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err, err
+    assert not one_line or len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def tiny_image_folder(root: Path) -> Path:
+    """Two classes of 40x48 images (8 train, 3 val each), one colour per class."""
+    from PIL import Image
+
+    for split, n in (("train", 8), ("val", 3)):
+        for c, colour in enumerate(((200, 30, 30), (30, 30, 200))):
+            (root / split / f"n0{c}").mkdir(parents=True)
+            for i in range(n):
+                shade = tuple(min(255, v + 5 * i) for v in colour)
+                Image.new("RGB", (40, 48), shade).save(root / split / f"n0{c}" / f"{i}.png")
+    return root
+
+
 def write_config(path: Path, run_dir: Path, **overrides) -> Path:
     """:func:`tiny_config` as a YAML file, for the command line's ``--config``."""
     path.write_text(yaml.safe_dump(asdict(tiny_config(run_dir, **overrides))))

@@ -5,29 +5,10 @@ import subprocess
 import sys
 
 import pytest
-import torch
-from _train_helpers import ENV, HERE, one_thread, tiny_config, write_config  # noqa: F401
+from _train_helpers import ENV, HERE, error_of, one_thread, write_config  # noqa: F401
 
 from resattn_min.__main__ import main
 from resattn_min.checkpoint import list_checkpoints
-from resattn_min.trainer import train
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A finished tiny run with checkpoints at iterations 5 and 10."""
-    run_dir = tmp_path_factory.mktemp("run")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # module fixtures run before the per-test one_thread
-    result = train(tiny_config(run_dir, total_iters=10, milestones=[5], ckpt_every=5))
-    torch.set_num_threads(threads)
-    return run_dir, result
-
-
-def error_of(capsys) -> str:
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and "Traceback" not in err
-    return err
 
 
 def test_unknown_model_is_one_line_exit_2_before_any_work(tmp_path):
@@ -73,9 +54,10 @@ def test_corrupt_or_foreign_checkpoint_is_refused_and_nothing_is_lost(tmp_path, 
     before = {p.name: p.read_bytes() for p in list_checkpoints(run_dir)}
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"\x00garbage" * 100)
-    config = write_config(tmp_path / "c.yaml", run_dir)
-    assert main(["train", "--config", str(config), "--resume", str(bad)]) == 2
+    elsewhere = write_config(tmp_path / "e.yaml", tmp_path / "run")  # run_dir holds a run of its own
+    assert main(["train", "--config", str(elsewhere), "--resume", str(bad)]) == 2
     assert "not a readable checkpoint" in error_of(capsys)
+    config = write_config(tmp_path / "c.yaml", run_dir)
     assert main(["evaluate", str(bad)]) == 2
     assert "not a readable checkpoint" in error_of(capsys)
     assert main(["train", "--config", str(config), "--model", "tiny_convnet_test",
@@ -83,7 +65,7 @@ def test_corrupt_or_foreign_checkpoint_is_refused_and_nothing_is_lost(tmp_path, 
     assert "holds a 'tiny_attention_test' model, not 'tiny_convnet_test'" in error_of(capsys)
     assert main(["train", "--config", str(config), "--mask", "local",
                  "--resume", str(run_dir / "checkpoint-00000010.pt")]) == 2
-    assert "does not fit this model" in error_of(capsys)
+    assert "was trained with mask=None (this run: 'local')" in error_of(capsys)
     assert {p.name: p.read_bytes() for p in list_checkpoints(run_dir)} == before
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from resattn_min import config, data
+from resattn_min import config, data, decoded
 from resattn_min.data import (
     DatasetNotFoundError,
     GPUBatchStream,
@@ -136,7 +136,7 @@ def test_image_folder_loading_and_cache(tmp_path, monkeypatch):
     assert train.name == "tiny-jpeg (JPEG copy)"
     assert len(list((cache_root / "cache").glob("*.pt"))) == 1
     # the second load reads the cache: decoding is made to fail and is never reached
-    monkeypatch.setattr(data, "_decode_folder", lambda *a: pytest.fail("decoded again"))
+    monkeypatch.setattr(decoded, "_decode_folder", lambda *a: pytest.fail("decoded again"))
     again = load_image_tensors(folder, "train", root=cache_root)
     assert torch.equal(again.images, train.images) and again.classes == train.classes
 
@@ -179,7 +179,8 @@ def test_quick_streams_are_stratified_and_noisy_labels_recorded(tmp_path):
     images, labels = random_images(3000, 8, 8), torch.arange(3000) % 10
     for split in ("train", "test"):  # a CIFAR-10 stand-in, written where the decoded cache would be
         cached = {"images": images, "labels": labels, "classes": CIFAR10_CLASSES, "name": "CIFAR-10"}
-        data._save_atomic(cached, tmp_path / "cache" / f"cifar10-{split}.pt")
+        (tmp_path / "cache").mkdir(exist_ok=True)
+        torch.save(cached, tmp_path / "cache" / f"cifar10-{split}.pt")
     streams = make_cifar_streams("cifar10", 50, root=tmp_path, quick=True, noise_ratio=0.3, seed=1)
     assert streams.train.num_samples == 2000 and streams.test.num_samples == 500
     assert torch.bincount(streams.test.labels).tolist() == [50] * 10  # stratified

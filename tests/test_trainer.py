@@ -2,11 +2,10 @@
 
 import csv
 import json
-from pathlib import Path
 
 import pytest
 import torch
-from _train_helpers import one_thread, tiny_config  # noqa: F401  (one_thread is an autouse fixture)
+from _train_helpers import one_thread, tiny_config, tiny_image_folder  # noqa: F401  (one_thread: autouse)
 
 from resattn_min.checkpoint import list_checkpoints, load_checkpoint
 from resattn_min.data import make_cifar_streams
@@ -85,19 +84,6 @@ def test_fast_path_needs_a_gpu_and_the_trainer_falls_back(tmp_path, capsys):
         GraphStep(model, torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
     result = train(tiny_config(tmp_path, total_iters=4, milestones=[2], cuda_graph=True))
     assert "CUDA-graph step needs a GPU" in capsys.readouterr().out and not result.results["cuda_graph"]
-
-
-def tiny_image_folder(root: Path) -> Path:
-    """Two classes of 40x48 images (8 train, 3 val each), one colour per class."""
-    from PIL import Image
-
-    for split, n in (("train", 8), ("val", 3)):
-        for c, colour in enumerate(((200, 30, 30), (30, 30, 200))):
-            (root / split / f"n0{c}").mkdir(parents=True)
-            for i in range(n):
-                shade = tuple(min(255, v + 5 * i) for v in colour)
-                Image.new("RGB", (40, 48), shade).save(root / split / f"n0{c}" / f"{i}.png")
-    return root
 
 
 def test_an_image_folder_trains_through_the_imagenet_pipeline(tmp_path):
