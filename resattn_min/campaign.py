@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 
+from .atomic import write_atomic, write_json
 from .checkpoint import list_checkpoints
 from .experiments import get_experiment
-from .results import write_json
 from .runs_on_record import RESULTS
 
 __all__ = [
@@ -152,12 +152,11 @@ def join_pieces(folder: Path, dest: Path) -> list[Path]:
     for name, parts in series.items():
         if [p.name[-2:] for p in parts] != [f"{i:02d}" for i in range(len(parts))]:
             raise ValueError(f"pieces of {name} in {folder} are not complete: {[p.name for p in parts]}")
-        tmp = dest / f".{name}.joining"
-        with open(tmp, "wb") as out:
+        def write(out, parts=parts) -> None:
             for part in parts:
                 out.write(part.read_bytes())
-        os.replace(tmp, dest / name)
-        joined.append(dest / name)
+
+        joined.append(write_atomic(dest / name, write))
     _copy_run_files(Path(folder), dest)
     return joined
 
