@@ -48,8 +48,10 @@ for action in "$@"; do
             nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
         done
         ;;
-    stop)  # what a deadline does: stop the runs; each keeps its newest checkpoint
-        pkill -TERM -f "resattn_min reproduce"; sleep 20; pkill -TERM -f "resattn_min train"; sleep 5
+    stop)  # what a deadline does: SIGTERM ends each run's step, writes a checkpoint there and exits
+        pkill -TERM -f "resattn_min reproduce"; pkill -TERM -f "resattn_min train"
+        for _ in $(seq 60); do pgrep -f "resattn_min train" >/dev/null || break; sleep 2; done
+        pgrep -af "resattn_min train" || echo "all runs stopped"
         ;;
     collect:*)  # metrics and logs of every run, and the newest checkpoint of the runs named, in pieces
         tar -czf "$OUT/runs.tgz" -C "$RUNS" --exclude='*.pt' --exclude='.*.tmp' .
