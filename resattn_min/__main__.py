@@ -35,7 +35,8 @@ _HELP = {
     "schedule": "the paper's recipe: cifar, imagenet, auto (by model) or none (give --lr, --milestones, ...)",
     "schedule_scale": "multiply every iteration count by this (quick mode: about 40 iterations in all)",
     "milestones": "iterations at which lr is multiplied by --gamma, e.g. 64000,96000",
-    "amp": "bf16 or off (GPU only)",
+    "amp": "auto (bf16 on GPUs that have it natively, else fp16 with loss scaling), bf16, fp16 or off",
+    "budget_minutes": "fit the paper's schedule, milestones included, to this many minutes on this device",
 }
 
 

@@ -142,7 +142,8 @@ def _iteration(path: Path) -> int:
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
                     model_name: str | None = None) -> dict:
-    """Read a checkpoint written by :func:`save_checkpoint`; a :class:`CheckpointError` says what is wrong."""
+    """Read a checkpoint written by :func:`save_checkpoint` (or installed trained weights); a
+    :class:`CheckpointError` says what is wrong."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
@@ -153,9 +154,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
             f"{path} is not a readable checkpoint (corrupt, truncated, or not written by resattn-min): "
             f"{_load_failure(err)}"
         ) from err
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
+    if not isinstance(state, dict) or (state.get("format") != FORMAT and not _is_shared_weights(state)):
         raise CheckpointError(f"{path} is not a resattn-min checkpoint (no {FORMAT!r} format tag)")
-    if state.get("version") != VERSION:
+    if state.get("format") == FORMAT and state.get("version") != VERSION:
         raise CheckpointError(f"{path} has checkpoint format version {state.get('version')}, "
                               f"this resattn-min reads version {VERSION}")
     missing = [key for key in ("model", "config", "iteration") if key not in state]
@@ -166,6 +167,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
         raise CheckpointError(f"{path} holds a {saved!r} model, not {model_name!r}")
     state["path"] = str(path)  # where it was read from, for messages
     return state
+
+
+def _is_shared_weights(state: dict) -> bool:
+    """Weights written to share (``resattn_min/weights/``): a run's network in half precision, its config
+    and iteration, no run state (they can be evaluated, not resumed)."""
+    return state.get("dtype") == "float16" and {"model", "config", "iteration"} <= state.keys()
 
 
 def _load_failure(err: Exception) -> str:

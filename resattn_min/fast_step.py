@@ -10,7 +10,10 @@ for a replay to be a real training step (PyTorch's "whole network capture" recip
 * gradients, momentum buffers and BatchNorm statistics are allocated before or during capture and
   updated in place by every replay;
 * a few warm-up steps run on a side stream before capture (cuDNN picks its algorithms, the optimizer
-  allocates its buffers); their effect on the weights is then undone, so the run is the same run.
+  allocates its buffers); their effect on the weights is then undone, so the run is the same run;
+* float16 autocast scales the loss (``precision.py``) without a round trip to the CPU: the fused SGD
+  kernel reads the scale and the overflow flag from device memory and skips the update itself, and the
+  scale is updated in place, so the whole of ``GradScaler``'s work replays with the graph.
 
 On several GPUs the graph holds the gradient averaging too: one all-reduce of all gradients, flattened,
 after the backward pass (NCCL collectives can be captured). DistributedDataParallel's hooks cannot, so the
@@ -19,6 +22,8 @@ model is passed unwrapped (with SyncBatchNorm, whose collectives are graph-safe)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -26,7 +31,7 @@ from torch import Tensor, nn
 
 from .distributed import average_gradients
 
-__all__ = ["FastPathUnavailable", "GraphStep", "loss_and_correct"]
+__all__ = ["FastPathUnavailable", "GraphStep", "TrainingSnapshot", "loss_and_correct", "backward_and_update"]
 
 
 def loss_and_correct(logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
@@ -41,6 +46,48 @@ def loss_and_correct(logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
     return F.cross_entropy(logits.float(), labels), (logits.argmax(1) == labels).sum()
 
 
+def backward_and_update(loss: Tensor, optimizer: torch.optim.Optimizer,
+                        scaler: torch.amp.GradScaler | None = None,
+                        after_backward: Callable[[], None] | None = None) -> None:
+    """Backward pass and SGD update; with a loss scaler (float16), of the scaled loss, skipping a step whose
+    gradients overflowed. ``after_backward`` runs between the two (the gradient all-reduce)."""
+    (loss.sum() if scaler is None else scaler.scale(loss.sum())).backward()
+    if after_backward is not None:
+        after_backward()
+    if scaler is None:
+        optimizer.step()
+        return
+    scaler.step(optimizer)
+    scaler.update()
+
+
+class TrainingSnapshot:
+    """Weights, BatchNorm statistics, momentum and loss scale, to put back after steps that must leave no
+    trace (a CUDA graph's warm-up, the timing of a budgeted run). Restoring copies in place, so a captured
+    graph stays valid; momentum created since is zeroed, which makes the next step set it to the
+    gradient, as SGD's first step does."""
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer,
+                 scaler: torch.amp.GradScaler | None = None) -> None:
+        self.model, self.optimizer, self.scaler = model, optimizer, scaler
+        self.weights = {k: v.clone() for k, v in model.state_dict().items()}
+        self.momentum = {p: s["momentum_buffer"].clone() for p, s in optimizer.state.items()
+                         if s.get("momentum_buffer") is not None}
+        self.scale = scaler.state_dict() if scaler is not None else None
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        for k, v in self.model.state_dict().items():
+            v.copy_(self.weights[k])
+        for group in self.optimizer.param_groups:
+            for p in group["params"]:
+                buf = self.optimizer.state[p].get("momentum_buffer")
+                if buf is not None:
+                    buf.copy_(self.momentum[p]) if p in self.momentum else buf.zero_()
+        if self.scaler is not None:
+            self.scaler.load_state_dict(self.scale)
+
+
 class FastPathUnavailable(RuntimeError):
     """The CUDA-graph step cannot run here (no GPU, or a model wrapped in DistributedDataParallel)."""
 
@@ -53,7 +100,8 @@ class GraphStep:
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.SGD, amp_dtype: torch.dtype | None = None,
-                 channels_last: bool = True, distributed: bool = False, warmup_steps: int = 3) -> None:
+                 channels_last: bool = True, distributed: bool = False, warmup_steps: int = 3,
+                 scaler: torch.amp.GradScaler | None = None) -> None:
         device = next(model.parameters()).device
         if device.type != "cuda":
             raise FastPathUnavailable(f"the CUDA-graph step needs a GPU (the model is on {device})")
@@ -61,11 +109,13 @@ class GraphStep:
             raise FastPathUnavailable("the CUDA-graph step averages gradients itself: pass the model "
                                       "unwrapped, not in DistributedDataParallel")
         self.world = dist.get_world_size() if distributed else 1
-        self.model, self.optimizer, self.amp_dtype = model, optimizer, amp_dtype
+        self.model, self.optimizer, self.amp_dtype, self.scaler = model, optimizer, amp_dtype, scaler
         self.channels_last, self.warmup_steps = channels_last, warmup_steps
         self.lr = torch.zeros((), device=device)
         for group in optimizer.param_groups:
             group.update(lr=self.lr, fused=True, foreach=False)
+        # what SGD(fused=True) sets: the loss scaler hands it the scale and overflow flag as tensors
+        optimizer._step_supports_amp_scaling = True
         self.graph: torch.cuda.CUDAGraph | None = None
 
     def _step(self) -> tuple[Tensor, Tensor]:
@@ -74,19 +124,15 @@ class GraphStep:
         with torch.autocast("cuda", dtype=amp or torch.float32, enabled=amp is not None, cache_enabled=False):
             logits = self.model(self.images)
         loss, correct = loss_and_correct(logits, self.labels)
-        loss.sum().backward()
-        if self.world > 1:
-            average_gradients(self.model, self.world)
-        self.optimizer.step()
+        average = (lambda: average_gradients(self.model, self.world)) if self.world > 1 else None
+        backward_and_update(loss, self.optimizer, self.scaler, average)
         return loss.detach(), correct
 
     def _capture(self, images: Tensor, labels: Tensor) -> None:
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         self.images = torch.empty_like(images, memory_format=fmt).copy_(images)
         self.labels = labels.clone()
-        saved_model = {k: v.clone() for k, v in self.model.state_dict().items()}
-        saved_momentum = {p: s["momentum_buffer"].clone() for p, s in self.optimizer.state.items()
-                          if s.get("momentum_buffer") is not None}
+        snapshot = TrainingSnapshot(self.model, self.optimizer, self.scaler)
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
@@ -99,16 +145,7 @@ class GraphStep:
         # thread_local: a DataLoader's pin-memory thread may use CUDA while this thread captures
         with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
             self.loss, self.correct = self._step()
-        # Undo the warm-up: weights, BN statistics and momentum as they were. A zero momentum buffer
-        # makes the first replay set it to the gradient, exactly what SGD's first step does.
-        with torch.no_grad():
-            for k, v in self.model.state_dict().items():
-                v.copy_(saved_model[k])
-            for group in self.optimizer.param_groups:
-                for p in group["params"]:
-                    buf = self.optimizer.state[p].get("momentum_buffer")
-                    if buf is not None:
-                        buf.copy_(saved_momentum[p]) if p in saved_momentum else buf.zero_()
+        snapshot.restore()  # undo the warm-up: the run is the same run
 
     def __call__(self, images: Tensor, labels: Tensor, lr: float) -> tuple[Tensor, Tensor]:
         if self.graph is None:

@@ -26,10 +26,18 @@ def list_models(pattern: str = "*") -> list[str]:
     return sorted(name for name in _MODELS if fnmatch.fnmatch(name, pattern))
 
 
-def create_model(name: str, **kwargs) -> nn.Module:
-    """Build the model registered as ``name``; keyword arguments go to its builder."""
+def create_model(name: str, *, pretrained: bool = False, **kwargs) -> nn.Module:
+    """Build the model registered as ``name``; keyword arguments go to its builder.
+
+    ``pretrained=True`` loads the trained weights installed with the package (``resattn_min.pretrained``)
+    into a network that takes images in [0, 1]: the mean subtraction of its training is part of it.
+    """
     if name not in _MODELS:
         close = difflib.get_close_matches(name, _MODELS, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise ValueError(f"unknown model {name!r}.{hint} Available: {', '.join(list_models())}")
+    if pretrained:
+        from .pretrained import pretrained_model
+
+        return pretrained_model(name, **kwargs)
     return _MODELS[name](**kwargs)

@@ -2,8 +2,9 @@
 
 Every number the results chapters quote comes from these files: ``results/<group>/<run>/results.json``
 (config, final-iteration test error, device, wall time, images/s, commit, date, command),
-``metrics.csv`` (the learning curve), ``log.txt``; ``results/bench/*.json`` (step timings) and
-``results/checkpoints/*.fp16.pt`` (weights of trained networks, half precision to stay small).
+``metrics.csv`` (the learning curve), ``log.txt``; ``results/bench/*.json`` (step timings). The weights of
+a few trained networks install with the package (``resattn_min/weights/``, half precision to stay small;
+``results/checkpoints/`` links to them): :func:`load_trained` reads them.
 
 ``python -m resattn_min tables`` prints every results table from these files alone.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .config import REPO_ROOT
+from .config import REPO_ROOT, REPOSITORY
 from .experiments import EXPERIMENTS
 
 __all__ = ["RESULTS", "GROUPS", "load_runs", "runs_table", "learning_curve", "bench_rows", "load_trained",
@@ -36,8 +37,12 @@ GROUPS = {
 def load_runs(group: str, root: Path = RESULTS) -> dict[str, dict]:
     """``{run name: results.json}`` of one group, sorted by name."""
     folder = Path(root) / group
-    if group not in GROUPS or not folder.is_dir():
-        raise FileNotFoundError(f"no results group {group!r} under {root}; groups: {', '.join(GROUPS)}")
+    if group not in GROUPS:
+        raise FileNotFoundError(f"no results group {group!r}; groups: {', '.join(GROUPS)}")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no results group {group!r} under {root}: the runs on record are in the "
+                                f"repository, not in the installed package; run from a clone of {REPOSITORY} "
+                                "(on Colab the chapters' first cell makes one) or set RESATTN_HOME to one")
     return {p.parent.name: json.loads(p.read_text()) for p in sorted(folder.glob("*/results.json"))}
 
 
@@ -124,20 +129,15 @@ def single_crop_errors(group: str, run: str, root: Path = RESULTS) -> dict[int, 
     return errors
 
 
-def load_trained(name: str, root: Path = RESULTS) -> torch.nn.Module:
-    """A trained network from ``results/checkpoints/<name>.fp16.pt``, in float32 and eval mode."""
-    from .checkpoint import load_weights, trained_config
-    from .schedule import TrainConfig
-    from .trainer import build_model
+def load_trained(name: str) -> torch.nn.Module:
+    """The trained network ``name`` (``resattn_min.pretrained.WEIGHTS``) in float32 and eval mode.
 
-    path = Path(root) / "checkpoints" / f"{name}.fp16.pt"
-    if not path.is_file():
-        found = sorted(p.name.removesuffix(".fp16.pt") for p in path.parent.glob("*.fp16.pt"))
-        raise FileNotFoundError(f"no checkpoint {path}; trained networks on record: {', '.join(found)}")
-    ckpt = {**torch.load(path, map_location="cpu", weights_only=True), "path": path}
-    model = build_model(TrainConfig.from_dict({**trained_config(ckpt), "resume": None}), num_classes=10)
-    load_weights(model, ckpt)  # copying into the float32 parameters converts the half-precision values
-    return model.eval()
+    It takes images with the per-pixel mean of its training images subtracted, as in training;
+    ``create_model(..., pretrained=True)`` gives the same network taking images in [0, 1].
+    """
+    from .pretrained import load_network
+
+    return load_network(name)
 
 
 def concurrent_throughput(groups: tuple[str, ...] = ("cifar10_jpeg", "cifar10_jpeg_noise"),

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .bad_images import BAD_IMAGE_POLICIES
 from .config import is_quick
+from .precision import AMP_CHOICES
 
 __all__ = [
     "MultiStepSchedule", "Recipe", "PRESETS", "preset", "ConfigError", "TrainConfig", "RunPlan",
@@ -159,8 +160,11 @@ class TrainConfig:
     ``"auto"`` by model, or ``"none"`` to give ``lr``, ``milestones`` and ``total_iters`` yourself); any of
     ``lr``, ``milestones``, ``total_iters``, ``batch_size``, ``momentum``, ``weight_decay``, ``nesterov``
     overrides it. ``schedule_scale`` shrinks every iteration count, the eval/checkpoint/log intervals
-    included (quick mode picks one giving about ``QUICK_ITERATIONS``). ``amp``, ``channels_last``,
-    ``compile`` and ``cuda_graph`` act on GPUs only. ``resume`` is a checkpoint path or ``"auto"``.
+    included (quick mode picks one giving about ``QUICK_ITERATIONS``); ``budget_minutes`` instead picks
+    the scale whose run fits that many minutes on this device (``budget.py``). ``amp`` (``"auto"``:
+    bfloat16 on GPUs that have it natively, float16 with loss scaling on older ones; ``precision.py``),
+    ``channels_last``, ``compile`` and ``cuda_graph`` act on GPUs only. ``resume`` is a checkpoint path or
+    ``"auto"``.
     ``image_size``, ``eval_size`` (the single centre crop) and ``eval_resize`` (the shorter side before it)
     act on the ImageNet pipeline, and ``loader``: ``"workers"`` (DataLoader workers decode and augment each
     file in PIL) or ``"gpu"`` (decode once, keep the images on the GPU, augment batches there; images of one
@@ -183,6 +187,7 @@ class TrainConfig:
     gamma: float = 0.1
     warmup_iters: int = 0
     schedule_scale: float | None = None
+    budget_minutes: float | None = None
     batch_size: int | None = None
     weight_decay: float | None = None
     momentum: float | None = None
@@ -190,7 +195,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     device: str = "auto"
-    amp: str = "bf16"
+    amp: str = "auto"
     channels_last: bool = True
     compile: bool = False
     cuda_graph: bool = False
@@ -221,8 +226,12 @@ class TrainConfig:
             raise ConfigError(f"loader must be 'workers' or 'gpu', got {self.loader!r}")
         if self.on_bad_image not in BAD_IMAGE_POLICIES:
             raise ConfigError(f"on_bad_image must be one of {BAD_IMAGE_POLICIES}, got {self.on_bad_image!r}")
-        if self.amp not in ("bf16", "off"):
-            raise ConfigError(f"amp must be 'bf16' or 'off', got {self.amp!r}")
+        if self.amp not in AMP_CHOICES:
+            raise ConfigError(f"amp must be one of {', '.join(AMP_CHOICES)}; got {self.amp!r}")
+        if self.budget_minutes is not None and (self.budget_minutes <= 0 or self.schedule_scale is not None):
+            raise ConfigError("budget_minutes must be positive, and picks the schedule scale itself: give "
+                              f"it or schedule_scale, not both (got {self.budget_minutes}, "
+                              f"{self.schedule_scale})")
         if self.schedule not in (*PRESETS, "auto", "none"):
             valid = [*PRESETS, "auto", "none"]
             raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of {valid}")

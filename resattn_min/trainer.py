@@ -2,7 +2,9 @@
 
 ``train(TrainConfig(...))`` is the one entry point (notebooks and ``python -m resattn_min train``). The
 loop below is the whole algorithm; the fast GPU step (one CUDA graph per step) lives in ``fast_step.py``,
-several GPUs in ``distributed.py``, checkpoints in ``checkpoint.py``, run files in ``results.py``.
+mixed precision in ``precision.py``, a run fitted to a time budget in ``budget.py``, the model and data a
+config builds in ``build.py``, several GPUs in ``distributed.py``, checkpoints in ``checkpoint.py``, run
+files in ``results.py``.
 
 The test split is evaluated only to *report* progress and the final result: the error we quote is that of
 the final iteration's weights. No checkpoint is ever chosen by its test error (that would tune on the test
@@ -14,11 +16,10 @@ from __future__ import annotations
 import math
 import os
 import random
-import re
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,24 +27,28 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .bad_images import BadImageError, ScreenedBatches
+from .bad_images import BadImageError
+from .budget import Timing, fit_scale, time_evaluation, time_steps
+from .build import build_model, make_data, model_source
 from .checkpoint import (
     find_resume_checkpoint,
     load_checkpoint,
     load_optimizer_state,
     load_weights,
     optimizer_state,
+    rng_state,
     save_checkpoint,
     set_rng_state,
 )
 from .distributed import DistInfo, all_reduce_sum, cleanup, init_distributed, shard, wrap_model
-from .fast_step import FastPathUnavailable, GraphStep, loss_and_correct
-from .imagenet_data import LoaderStream, imagenet_loaders
+from .fast_step import FastPathUnavailable, GraphStep, TrainingSnapshot, backward_and_update, loss_and_correct
+from .imagenet_data import LoaderStream
+from .precision import amp_name, loss_scaler, resolve_amp
 from .report import architecture_of
 from .results import MetricsLog, TrainResult, environment, peak_memory, write_json
 from .resume import check_resume
 from .run_folder import claim_run_folder, is_fresh
-from .schedule import ConfigError, TrainConfig
+from .schedule import RunPlan, TrainConfig
 from .stopping import StopOnSignal, non_finite_state
 
 __all__ = [
@@ -73,16 +78,19 @@ def seed_everything(seed: int, deterministic: bool) -> None:
 
 
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: Tensor, labels: Tensor, lr: float,
-               amp_dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor]:
-    """One SGD step on one batch; returns the loss and the number of correct predictions (on the device)."""
+               amp_dtype: torch.dtype | None = None,
+               scaler: torch.amp.GradScaler | None = None) -> tuple[Tensor, Tensor]:
+    """One SGD step on one batch; returns the loss and the number of correct predictions (on the device).
+
+    ``amp_dtype`` runs the forward pass in autocast; float16 needs a loss ``scaler`` (``precision.py``).
+    """
     for group in optimizer.param_groups:
         group["lr"] = lr
     with torch.autocast(images.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
         logits = model(images)
     loss, correct = loss_and_correct(logits, labels)
     optimizer.zero_grad(set_to_none=True)
-    loss.sum().backward()
-    optimizer.step()
+    backward_and_update(loss, optimizer, scaler)
     return loss.detach(), correct
 
 
@@ -113,92 +121,6 @@ def evaluate(model: nn.Module, batches, device: torch.device, amp_dtype: torch.d
     return wrong / max(seen, 1), seen
 
 
-def model_source(name: str) -> str:
-    """``"registry"`` for our models, ``"torchvision"`` for its ImageNet baselines (ResNet-152 ...)."""
-    from .registry import create_model, list_models
-
-    if name in list_models():
-        return "registry"
-    import torchvision
-
-    if name in torchvision.models.list_models(torchvision.models):
-        return "torchvision"
-    try:
-        create_model(name)  # raises the registry's message, with close names
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
-    raise AssertionError("unreachable")
-
-
-def build_model(config: TrainConfig, num_classes: int) -> nn.Module:
-    """The registered model (with the config's unit/mask/activation/combination), or a torchvision one."""
-    from .registry import create_model
-
-    options = {k: getattr(config, k) for k in ("combination", "activation", "mask", "unit", "trunk")
-               if getattr(config, k) is not None}
-    if config.num_classes is not None and config.num_classes != num_classes:
-        raise ConfigError(f"num_classes is {config.num_classes} but the data has {num_classes} classes")
-    if config.trunk is not None and not re.fullmatch(r"attention\d+_cifar", config.model):
-        raise ConfigError(f"trunk={config.trunk!r} applies to the CIFAR Attention networks, "
-                          f"not {config.model}")
-    if model_source(config.model) == "torchvision":
-        import torchvision
-
-        if options:
-            raise ConfigError(f"torchvision's {config.model} takes none of the options {sorted(options)}")
-        return torchvision.models.get_model(config.model, num_classes=num_classes)
-    try:
-        return create_model(config.model, num_classes=num_classes, **options)
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
-
-
-def make_data(config: TrainConfig, batch_size: int, info: DistInfo = DistInfo()):
-    """Train and test streams for the config's dataset (a ``CifarData``; ImageNet folders get loaders).
-
-    On the CIFAR pipeline every rank builds the same stream of *global* batches and keeps its slice; the
-    ImageNet loaders shard the files instead, each rank reading ``batch_size / world_size`` per step.
-    """
-    from .data import CifarData, make_cifar_streams
-
-    if config.pipeline == "cifar":
-        return make_cifar_streams(
-            config.dataset, batch_size, device=info.device, seed=config.seed, noise_ratio=config.noise_ratio,
-            quick=config.plan().quick, root=config.data_root and Path(config.data_root),
-            download=config.download, synthetic_fallback=config.synthetic_fallback,
-            on_bad_image=config.on_bad_image)
-    if batch_size % info.world_size:
-        raise ConfigError(f"batch size {batch_size} does not split over {info.world_size} processes")
-    if config.loader == "gpu":
-        return _imagenet_on_gpu(config, batch_size, info)
-    train_loader, val_loader = imagenet_loaders(
-        config.dataset, batch_size // info.world_size, workers=config.workers, image_size=config.image_size,
-        eval_size=config.eval_size, eval_resize=config.eval_resize, distributed=info.enabled,
-        seed=config.seed, on_bad_image=config.on_bad_image)
-    classes = list(train_loader.dataset.classes)
-    return CifarData(LoaderStream(train_loader, info.device), ScreenedBatches(val_loader), len(classes),
-                     classes, Path(config.dataset).name, None, train_loader.dataset.skipped)
-
-
-def _imagenet_on_gpu(config: TrainConfig, batch_size: int, info: DistInfo):
-    """ImageNet-style data decoded once and augmented on the device (``loader="gpu"``): global batches."""
-    from .data import CifarData, load_image_tensors
-    from .gpu_augment import ImageNetGPUStream
-
-    root = config.data_root and Path(config.data_root)
-    train_set, test_set = (load_image_tensors(config.dataset, s, root, on_bad_image=config.on_bad_image)
-                           for s in ("train", "test"))
-    if train_set.classes != test_set.classes:
-        raise ConfigError(f"train and val classes differ: {train_set.classes} vs {test_set.classes}")
-    train = ImageNetGPUStream(train_set.images, train_set.labels, batch_size, image_size=config.image_size,
-                              device=info.device, seed=config.seed)
-    test = ImageNetGPUStream(test_set.images, test_set.labels, batch_size, train=False,
-                             image_size=config.eval_size or config.image_size,
-                             resize_size=config.eval_resize, device=info.device)
-    return CifarData(train, test, len(train_set.classes), train_set.classes, Path(config.dataset).name, None,
-                     {*train_set.skipped, *test_set.skipped})
-
-
 def train(config: TrainConfig, data=None, *, overwrite: bool = False) -> TrainResult:
     """Train ``config.model`` as ``config`` says; returns the model, its metrics and its final test error.
 
@@ -223,44 +145,62 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
     start_time = time.perf_counter()
     device, main = info.device, info.is_main
     plan = cfg.plan()
-    schedule, recipe = plan.schedule, plan.recipe
+    recipe = plan.recipe  # the batch size and the optimizer's settings; a budget changes only lengths
     seed_everything(cfg.seed, cfg.deterministic)
     run_dir = Path(cfg.run_dir)
     data = data or make_data(cfg, recipe.batch_size, info)
     seed_everything(cfg.seed, cfg.deterministic)  # the model's init does not depend on how data was loaded
     model = build_model(cfg, data.num_classes).to(device)
-    amp_dtype = torch.bfloat16 if cfg.amp == "bf16" and device.type == "cuda" else None
+    amp_dtype = resolve_amp(cfg.amp, device)
+    scaler = loss_scaler(amp_dtype, device)
     channels_last = cfg.channels_last and device.type == "cuda"
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=schedule.lr, momentum=recipe.momentum,
+    optimizer = torch.optim.SGD(model.parameters(), lr=plan.schedule.lr, momentum=recipe.momentum,
                                 weight_decay=recipe.weight_decay, nesterov=recipe.nesterov)
 
-    start, resumed, last_ckpt, segments = 0, None, None, []
+    start, resumed, last_ckpt, segments, budget = 0, None, None, [], None
+    ckpt = None
     if cfg.resume:
         ckpt = (find_resume_checkpoint(run_dir, device, cfg.model) if cfg.resume == "auto"
                 else load_checkpoint(cfg.resume, device, cfg.model))
-        if ckpt is not None:  # "auto" in a run folder without checkpoints starts afresh
-            check_resume(ckpt, cfg, schedule.total, model)
-            load_weights(model, ckpt)
-            load_optimizer_state(optimizer, ckpt["optimizer"])
-            data.train.load_state_dict(ckpt["data"])
-            set_rng_state(ckpt["rng"])
-            start = resumed = ckpt["iteration"]
-            last_ckpt = ckpt["path"]
-            segments = list(ckpt.get("segments", []))  # checkpoints from before segments were kept: none
+    if ckpt is not None:  # "auto" in a run folder without checkpoints starts afresh
+        if cfg.budget_minutes and ckpt.get("budget"):  # the run's own scale, not a new measurement
+            budget = ckpt["budget"]
+            plan = _fitted(cfg, budget["scale"])
+        check_resume(ckpt, cfg, plan.schedule.total, model)
+        load_weights(model, ckpt)
+        load_optimizer_state(optimizer, ckpt["optimizer"])
+        if scaler is not None and ckpt.get("scaler"):
+            scaler.load_state_dict(ckpt["scaler"])
+        data.train.load_state_dict(ckpt["data"])
+        set_rng_state(ckpt["rng"])
+        start = resumed = ckpt["iteration"]
+        last_ckpt = ckpt["path"]
+        segments = list(ckpt.get("segments", []))  # checkpoints from before segments were kept: none
 
     # the CUDA-graph step on several GPUs averages gradients inside the graph, without DDP's hooks
     graph_ddp = cfg.cuda_graph and info.enabled and device.type == "cuda"
     net = wrap_model(model, info, cfg.sync_bn, ddp=not graph_ddp)
     forward = torch.compile(net) if cfg.compile else net
-    step = _make_step(cfg, forward, optimizer, amp_dtype, channels_last, info)
+    step = _make_step(cfg, forward, optimizer, amp_dtype, channels_last, info, scaler)
+    sharded = isinstance(data.train, LoaderStream)  # DataLoaders read each rank's own files
+
+    def test(batches=data.test) -> tuple[float, int]:  # reporting only: no decision is taken on it
+        return evaluate(model, batches, device, amp_dtype, channels_last, info, sharded)
+
+    if cfg.budget_minutes and budget is None:
+        snapshot = TrainingSnapshot(model, optimizer, scaler)
+        budget = _fit_budget(cfg, step, data, info, sharded, test, start_time)
+        snapshot.restore()
+        plan = _fitted(cfg, budget["scale"])
+    schedule = plan.schedule
     metrics = MetricsLog(run_dir, resume_iteration=resumed, write=main)
     if main:
         print(f"{cfg.model} on {data.source} ({data.num_classes} classes), {device}, world size "
-              f"{info.world_size}; iterations {start}->{schedule.total}, lr {schedule.lr} /"
-              f"{1 / schedule.gamma:g} at {list(schedule.milestones)} (schedule scale {plan.scale:g})",
-              flush=True)
+              f"{info.world_size}, amp {amp_name(amp_dtype)}; iterations {start}->{schedule.total}, lr "
+              f"{schedule.lr} /{1 / schedule.gamma:g} at {list(schedule.milestones)} (schedule scale "
+              f"{plan.scale:g})", flush=True)
 
     where = environment(device)
     segment_start = time.perf_counter()
@@ -276,13 +216,9 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
     def save(iteration: int) -> Path:
         payload = {"model": model.state_dict(), "optimizer": optimizer_state(optimizer),
                    "data": data.train.state_dict(), "schedule": schedule.state_dict(), "config": asdict(cfg),
-                   "segments": [*segments, segment(iteration)]}
+                   "segments": [*segments, segment(iteration)], "budget": budget,
+                   "scaler": scaler.state_dict() if scaler is not None else None}
         return save_checkpoint(run_dir, iteration, payload, keep=cfg.keep_checkpoints)
-
-    sharded = isinstance(data.train, LoaderStream)  # DataLoaders read each rank's own files
-
-    def test() -> tuple[float, int]:  # reporting only: no decision is ever taken on the test split
-        return evaluate(model, data.test, device, amp_dtype, channels_last, info, sharded)
 
     every = plan.every
     window = torch.zeros(2, dtype=torch.float64, device=device)  # loss sum, correct predictions
@@ -355,7 +291,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
         "iterations": schedule.total, "resumed_from": resumed, "quick": plan.quick,
         "schedule": schedule.state_dict(), "schedule_scale": plan.scale, "batch_size": recipe.batch_size,
         "momentum": recipe.momentum, "weight_decay": recipe.weight_decay, "nesterov": recipe.nesterov,
-        "amp": "bf16" if amp_dtype else "off", "channels_last": channels_last, "compile": cfg.compile,
+        "amp": amp_name(amp_dtype), "budget": budget, "channels_last": channels_last, "compile": cfg.compile,
         "cuda_graph": isinstance(step, GraphStep), "world_size": info.world_size, "noise": data.noise,
         "architecture": architecture_of(model),
         "wall_time_s": time.perf_counter() - start_time,
@@ -372,12 +308,44 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
     return TrainResult(run_dir, test_error, metrics.rows, results, model)
 
 
+def _fitted(cfg: TrainConfig, scale: float) -> RunPlan:
+    """The plan of ``cfg`` with the schedule scale its budget allows."""
+    return replace(cfg, budget_minutes=None, schedule_scale=scale).plan()
+
+
+def _fit_budget(cfg: TrainConfig, step, data, info: DistInfo, sharded: bool, test,
+                start_time: float) -> dict:
+    """Time the step and an evaluation, then pick the scale that fits ``cfg.budget_minutes`` (``budget.py``).
+
+    The timed steps move the data stream and the random generators on: both are put back here; the
+    caller puts the weights back.
+    """
+    position, generators = data.train.state_dict(), rng_state()
+    batches = ((x, y) if sharded else (shard(x, info), shard(y, info)) for x, y in data.train)
+    paper = _fitted(cfg, 1.0).schedule
+    measured = torch.tensor([time_steps(step, batches, paper.lr, info.device),
+                             time_evaluation(test, data.test, info.device)], dtype=torch.float64)
+    step_s, eval_s = (all_reduce_sum(measured.to(info.device), info) / info.world_size).tolist()
+    data.train.load_state_dict(position)
+    set_rng_state(generators)
+    timing = Timing(step_s, eval_s, time.perf_counter() - start_time)
+    scale = fit_scale(cfg.budget_minutes * 60, timing, paper, cfg.eval_every)
+    if info.is_main:
+        print(f"budget {cfg.budget_minutes:g} min: {1000 * step_s:.1f} ms a step, {eval_s:.1f} s an "
+              f"evaluation, {timing.spent_s:.0f} s spent before training -> "
+              f"{round(paper.total * scale):,} of the paper's {paper.total:,} iterations "
+              f"({100 * scale:.3g}% of its schedule)", flush=True)
+    return {"minutes": cfg.budget_minutes, "scale": scale, **timing.as_dict()}
+
+
 def _make_step(cfg: TrainConfig, forward: nn.Module, optimizer: torch.optim.Optimizer,
-               amp_dtype: torch.dtype | None, channels_last: bool, info: DistInfo):
+               amp_dtype: torch.dtype | None, channels_last: bool, info: DistInfo,
+               scaler: torch.amp.GradScaler | None = None):
     """The eager :func:`train_step`, or the CUDA-graph step when asked for and possible."""
     if cfg.cuda_graph:
         try:
-            return GraphStep(forward, optimizer, amp_dtype, channels_last, distributed=info.enabled)
+            return GraphStep(forward, optimizer, amp_dtype, channels_last, distributed=info.enabled,
+                             scaler=scaler)
         except FastPathUnavailable as err:
             if info.is_main:
                 print(f"note: {err}; using the eager step", flush=True)
@@ -385,6 +353,6 @@ def _make_step(cfg: TrainConfig, forward: nn.Module, optimizer: torch.optim.Opti
     def step(images: Tensor, labels: Tensor, lr: float) -> tuple[Tensor, Tensor]:
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        return train_step(forward, optimizer, images, labels, lr, amp_dtype)
+        return train_step(forward, optimizer, images, labels, lr, amp_dtype, scaler)
 
     return step

@@ -107,7 +107,9 @@ def test_quick_mode_shrinks_schedule_and_intervals():
     ({"modle": "attention56_cifar"}, r"unknown config key\(s\) \['modle'\]; valid keys: model"),
     ({"batch_size": "sixty-four"}, "'batch_size' must be int"),
     ({"schedule": "resnet"}, "unknown schedule 'resnet'"),
-    ({"amp": "fp16"}, "amp must be 'bf16' or 'off'"),
+    ({"amp": "fp8"}, "amp must be one of auto, bf16, fp16, off"),
+    ({"budget_minutes": 20, "schedule_scale": 0.5}, "give it or schedule_scale, not both"),
+    ({"budget_minutes": 0}, "budget_minutes must be positive"),
     ({"noise_ratio": 1.5}, r"noise_ratio must be in \[0, 1\)"),
 ])
 def test_bad_configs_are_refused_clearly(values, message):
