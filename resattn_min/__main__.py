@@ -7,6 +7,8 @@ Examples::
     python -m resattn_min train --config cifar10_attention92 --run-dir runs/a92
     python -m resattn_min train --config cifar10_attention92 --run-dir runs/a92 --resume auto
     python -m resattn_min evaluate runs/a92/checkpoint-00160000.pt
+    python -m resattn_min evaluate cifar10_jpeg_attention92                 # the installed trained weights
+    python -m resattn_min train --config cifar10_attention92 --budget-minutes 20  # a lesson-sized run
     python -m resattn_min evaluate runs/in92/checkpoint-00530000.pt --image-size 320   # single 320 crop
     python -m resattn_min bench --model attention92_cifar --batch 64 --image-size 32 --steps 100
     python -m resattn_min bench-data --dataset data/imagenette2-160sq --workers 1,4,16  # data supply
@@ -74,25 +76,36 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    import torch
+    from pathlib import Path
 
+    from .data import find_cifar10
     from .distributed import init_distributed
     from .imagenet_data import LoaderStream
+    from .precision import resolve_amp
+    from .pretrained import WEIGHTS, shipped_entry, weights_path
     from .resume import check_classes
     from .trainer import build_model, evaluate, make_data
 
     info = init_distributed(args.device)
-    ckpt = load_checkpoint(args.checkpoint, info.device)
+    path = weights_path(args.checkpoint) if args.checkpoint in WEIGHTS else Path(args.checkpoint)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}; installed trained weights: {', '.join(WEIGHTS)}")
+    ckpt = load_checkpoint(path, info.device)
     cfg = TrainConfig.from_dict(trained_config(ckpt))
     changes = {k: getattr(args, k) for k in ("dataset", "data_root", "eval_size", "eval_resize", "workers",
                                              "loader")
                if getattr(args, k) is not None}
+    if "dataset" not in changes and shipped_entry(path):  # trained elsewhere: CIFAR-10 as found here
+        cifar = find_cifar10()
+        if cifar.note:
+            raise FileNotFoundError(cifar.note.splitlines()[0] + " Give --dataset.")
+        changes |= {"dataset": cifar.name, "download": cifar.download}
     cfg = replace(cfg, resume=None, **changes)
     data = make_data(cfg, args.batch_size or cfg.plan().recipe.batch_size, info)
     model = build_model(cfg, data.num_classes).to(info.device)
     check_classes(ckpt, model)
     load_weights(model, ckpt)
-    amp = torch.bfloat16 if cfg.amp == "bf16" and info.device.type == "cuda" else None
+    amp = resolve_amp(cfg.amp, info.device)
     imagenet = cfg.pipeline == "imagenet"
     error, n = evaluate(model, data.test, info.device, amp, sharded=isinstance(data.train, LoaderStream))
     crop = cfg.eval_size or cfg.image_size
@@ -215,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="test error of a checkpoint on the test split")
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", help="a checkpoint, or installed trained weights by file or by name "
+                   "(cifar10_jpeg_attention92, ...)")
     p.add_argument("--dataset", help="another copy of the data than the run's")
     p.add_argument("--data-root", dest="data_root")
     p.add_argument("--batch-size", dest="batch_size", type=int)

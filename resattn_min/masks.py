@@ -25,7 +25,8 @@ class MaskRecord:
 def attention_modules(model: nn.Module) -> list[tuple[int, int, AttentionModule]]:
     """``(stage, index, module)`` for every Attention Module of a network, in forward order."""
     found = []
-    for stage_idx, stage in enumerate(getattr(model, "stages", [])):
+    network = getattr(model, "network", model)  # a pretrained model: the network inside its normalisation
+    for stage_idx, stage in enumerate(getattr(network, "stages", [])):
         modules = [m for m in stage.modules() if isinstance(m, AttentionModule)]
         found += [(stage_idx + 1, i, m) for i, m in enumerate(modules)]
     return found

@@ -125,8 +125,8 @@ def pretrained_model(model: str, num_classes: int = 10, **options) -> WithPixelM
     names = [n for n, w in WEIGHTS.items() if w.model == model and {**defaults, **w.options} == wanted]
     if not names:
         given = Weights("", model, options).describe()
-        raise ValueError(f"no trained weights for {given}; installed: "
-                         f"{', '.join(w.describe() for w in WEIGHTS.values())}")
+        raise ValueError(f"no trained weights for {given} are installed; there are weights for "
+                         f"{', '.join(w.describe() for w in WEIGHTS.values())}: pass those options")
     name = names[0]
     network = load_network(name)
     if num_classes != 10:
