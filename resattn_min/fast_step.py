@@ -31,7 +31,8 @@ from torch import Tensor, nn
 
 from .distributed import average_gradients
 
-__all__ = ["FastPathUnavailable", "GraphStep", "TrainingSnapshot", "loss_and_correct", "backward_and_update"]
+__all__ = ["FastPathUnavailable", "GraphStep", "TrainingSnapshot", "backward_and_update", "device_side_sgd",
+           "loss_and_correct"]
 
 
 def loss_and_correct(logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
@@ -59,6 +60,17 @@ def backward_and_update(loss: Tensor, optimizer: torch.optim.Optimizer,
         return
     scaler.step(optimizer)
     scaler.update()
+
+
+def device_side_sgd(optimizer: torch.optim.SGD, device: torch.device) -> Tensor:
+    """Make SGD read everything that changes between steps from device memory, as a graph replay needs:
+    the learning rate (returned, a tensor to fill), and a loss scaler's scale and overflow flag (the fused
+    kernel takes them and skips an overflowing update itself)."""
+    lr = torch.zeros((), device=device)
+    for group in optimizer.param_groups:
+        group.update(lr=lr, fused=True, foreach=False)
+    optimizer._step_supports_amp_scaling = True  # what SGD(fused=True) sets: GradScaler then syncs nothing
+    return lr
 
 
 class TrainingSnapshot:
@@ -111,11 +123,7 @@ class GraphStep:
         self.world = dist.get_world_size() if distributed else 1
         self.model, self.optimizer, self.amp_dtype, self.scaler = model, optimizer, amp_dtype, scaler
         self.channels_last, self.warmup_steps = channels_last, warmup_steps
-        self.lr = torch.zeros((), device=device)
-        for group in optimizer.param_groups:
-            group.update(lr=self.lr, fused=True, foreach=False)
-        # what SGD(fused=True) sets: the loss scaler hands it the scale and overflow flag as tensors
-        optimizer._step_supports_amp_scaling = True
+        self.lr = device_side_sgd(optimizer, device)
         self.graph: torch.cuda.CUDAGraph | None = None
 
     def _step(self) -> tuple[Tensor, Tensor]:
