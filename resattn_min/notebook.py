@@ -25,6 +25,9 @@ SIZES = {
     "lesson": "a GPU: real networks on real data, each training run fitted to its minutes",
     "full": "the paper's settings: hours of training on a GPU",
 }
+#: Quick mode as the environment asked for it when the kernel started (``RESATTN_QUICK=1``: the book's
+#: build, the tests), before any size cell set it.
+_QUICK_AT_START = config.is_quick()
 #: Where Colab mounts Google Drive (``from google.colab import drive; drive.mount("/content/drive")``).
 DRIVE = Path("/content/drive/MyDrive")
 
@@ -72,7 +75,7 @@ def choose_size(size: str = "auto", device: torch.device | None = None,
         raise ValueError(f"SIZE must be 'auto', 'quick', 'lesson' or 'full', not {size!r}")
     on_cpu = (device or torch.device("cpu")).type == "cpu"
     if size == "auto":
-        size = "quick" if config.is_quick() or on_cpu else "lesson"
+        size = "quick" if _QUICK_AT_START or on_cpu else "lesson"
     config.set_quick(size == "quick")
     chosen = Size(size, size == "quick", lesson_minutes if size == "lesson" else None, runs_folder())
     print(f"size: {size} ({SIZES[size]}); run folders in {chosen.runs}")
