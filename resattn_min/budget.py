@@ -2,9 +2,10 @@
 
 ``TrainConfig(budget_minutes=20)`` (``train --budget-minutes 20``) first times the training step on the
 device, after the warm-up that cuDNN's autotuning, a CUDA graph's capture or ``torch.compile`` need, and a
-few batches of evaluation. Then it picks the schedule scale whose run fits what is left of the budget:
+few batches of evaluation, and writes one checkpoint. Then it picks the schedule scale whose run fits
+what is left of the budget:
 
-    iterations * step time + evaluations * evaluation time <= budget * margin - time spent so far
+    iterations * step + evaluations * evaluation + checkpoints * checkpoint <= budget * margin - spent
 
 Every iteration count of the schedule, milestones included, shrinks by that scale
 (``MultiStepSchedule.scaled``), so the run keeps the paper's shape; its checkpoints and ``results.json``
@@ -25,7 +26,7 @@ from torch import Tensor
 
 from .schedule import MultiStepSchedule
 
-__all__ = ["Timing", "evaluations_of", "fit_scale", "time_steps", "time_evaluation"]
+__all__ = ["Timing", "evaluations_of", "fit_scale", "time_steps", "time_evaluation", "time_call"]
 
 #: The share of the budget the steps and evaluations may plan for; the rest absorbs checkpoints, logging
 #: and the variation of step times.
@@ -34,37 +35,42 @@ MARGIN = 0.92
 
 @dataclass(frozen=True)
 class Timing:
-    """What a budgeted run measured before it began: seconds per step and per evaluation pass, and the
-    seconds of the budget already spent (data, model, warm-up, the measurement itself)."""
+    """What a budgeted run measured before it began: seconds per step, per evaluation pass and per
+    checkpoint, and the seconds of the budget already spent (data, model, warm-up, the measurement)."""
 
     step_s: float
     eval_s: float
     spent_s: float
+    ckpt_s: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 def evaluations_of(total: int, eval_every: int) -> int:
-    """Test-split passes of a run of ``total`` iterations evaluated every ``eval_every`` (and at the end)."""
+    """Test-split passes (or checkpoints) of a run of ``total`` iterations, one every ``eval_every``
+    iterations and one at the end."""
     return (total // eval_every if eval_every else 0) + (1 if not eval_every or total % eval_every else 0)
 
 
 def fit_scale(budget_s: float, timing: Timing, paper: MultiStepSchedule, eval_every: int,
-              margin: float = MARGIN) -> float:
+              ckpt_every: int = 0, margin: float = MARGIN) -> float:
     """The schedule scale (at most 1) whose run fits in ``budget_s`` seconds.
 
-    ``eval_every`` is in the paper's iterations and shrinks with the schedule, so the number of
-    evaluations does not depend on the scale. Raises ``ValueError`` when the budget leaves no room for a
-    schedule that keeps its milestones apart.
+    ``eval_every`` and ``ckpt_every`` are in the paper's iterations and shrink with the schedule, so the
+    numbers of evaluations and checkpoints do not depend on the scale. Raises ``ValueError`` when the
+    budget leaves no room for a schedule that keeps its milestones apart.
     """
     evaluations = evaluations_of(paper.total, eval_every)
-    usable = budget_s * margin - timing.spent_s - evaluations * timing.eval_s
+    checkpoints = evaluations_of(paper.total, ckpt_every)
+    usable = (budget_s * margin - timing.spent_s - evaluations * timing.eval_s
+              - checkpoints * timing.ckpt_s)
     iterations = math.floor(usable / timing.step_s) if usable > 0 else 0
     scale = min(1.0, iterations / paper.total)
     advice = (f"a budget of {budget_s / 60:g} minutes leaves time for {iterations} iterations "
               f"({1000 * timing.step_s:.1f} ms each, {evaluations} evaluations of {timing.eval_s:.1f} s, "
-              f"{timing.spent_s:.0f} s spent before training)")
+              f"{checkpoints} checkpoints of {timing.ckpt_s:.1f} s, {timing.spent_s:.0f} s spent before "
+              "training)")
     try:
         if iterations < 1:
             raise ValueError
@@ -106,3 +112,10 @@ def time_evaluation(evaluate: Callable[[object], object], batches, device: torch
     evaluate(itertools.islice(iter(batches), sample))
     _sync(device)
     return (time.perf_counter() - start) * n / sample
+
+
+def time_call(call: Callable[[], object]) -> float:
+    """Seconds one call takes (a checkpoint written to disk)."""
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start

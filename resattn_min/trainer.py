@@ -27,8 +27,9 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from .atomic import write_atomic
 from .bad_images import BadImageError
-from .budget import Timing, fit_scale, time_evaluation, time_steps
+from .budget import Timing, fit_scale, time_call, time_evaluation, time_steps
 from .build import build_model, make_data, model_source
 from .checkpoint import (
     find_resume_checkpoint,
@@ -191,7 +192,14 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
 
     if cfg.budget_minutes and budget is None:
         snapshot = TrainingSnapshot(model, optimizer, scaler)
-        budget = _fit_budget(cfg, step, data, info, sharded, test, start_time)
+        probe = run_dir / ".budget-probe.pt"  # a checkpoint's bytes, to time the disk
+
+        def save_probe() -> None:
+            state = {"model": model.state_dict(), "optimizer": optimizer_state(optimizer)}
+            write_atomic(probe, lambda f: torch.save(state, f))
+
+        budget = _fit_budget(cfg, step, data, info, sharded, test, save_probe, start_time)
+        probe.unlink(missing_ok=True)
         snapshot.restore()
         plan = _fitted(cfg, budget["scale"])
     schedule = plan.schedule
@@ -313,9 +321,10 @@ def _fitted(cfg: TrainConfig, scale: float) -> RunPlan:
     return replace(cfg, budget_minutes=None, schedule_scale=scale).plan()
 
 
-def _fit_budget(cfg: TrainConfig, step, data, info: DistInfo, sharded: bool, test,
+def _fit_budget(cfg: TrainConfig, step, data, info: DistInfo, sharded: bool, test, save_probe,
                 start_time: float) -> dict:
-    """Time the step and an evaluation, then pick the scale that fits ``cfg.budget_minutes`` (``budget.py``).
+    """Time the step, an evaluation and a checkpoint (``save_probe``), then pick the scale that fits
+    ``cfg.budget_minutes`` (``budget.py``).
 
     The timed steps move the data stream and the random generators on: both are put back here; the
     caller puts the weights back.
@@ -323,16 +332,17 @@ def _fit_budget(cfg: TrainConfig, step, data, info: DistInfo, sharded: bool, tes
     position, generators = data.train.state_dict(), rng_state()
     batches = ((x, y) if sharded else (shard(x, info), shard(y, info)) for x, y in data.train)
     paper = _fitted(cfg, 1.0).schedule
-    measured = torch.tensor([time_steps(step, batches, paper.lr, info.device),
-                             time_evaluation(test, data.test, info.device)], dtype=torch.float64)
-    step_s, eval_s = (all_reduce_sum(measured.to(info.device), info) / info.world_size).tolist()
+    measured = torch.tensor([time_steps(step, batches, paper.lr, info.device) / info.world_size,
+                             time_evaluation(test, data.test, info.device) / info.world_size,
+                             time_call(save_probe) if info.is_main else 0.0], dtype=torch.float64)
+    step_s, eval_s, ckpt_s = all_reduce_sum(measured.to(info.device), info).tolist()  # only rank 0 saves
     data.train.load_state_dict(position)
     set_rng_state(generators)
-    timing = Timing(step_s, eval_s, time.perf_counter() - start_time)
-    scale = fit_scale(cfg.budget_minutes * 60, timing, paper, cfg.eval_every)
+    timing = Timing(step_s, eval_s, time.perf_counter() - start_time, ckpt_s)
+    scale = fit_scale(cfg.budget_minutes * 60, timing, paper, cfg.eval_every, cfg.ckpt_every)
     if info.is_main:
         print(f"budget {cfg.budget_minutes:g} min: {1000 * step_s:.1f} ms a step, {eval_s:.1f} s an "
-              f"evaluation, {timing.spent_s:.0f} s spent before training -> "
+              f"evaluation, {ckpt_s:.2f} s a checkpoint, {timing.spent_s:.0f} s spent before training -> "
               f"{round(paper.total * scale):,} of the paper's {paper.total:,} iterations "
               f"({100 * scale:.3g}% of its schedule)", flush=True)
     return {"minutes": cfg.budget_minutes, "scale": scale, **timing.as_dict()}

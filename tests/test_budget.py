@@ -25,12 +25,12 @@ def test_evaluations_are_counted_with_the_final_one():
 
 @pytest.mark.parametrize("minutes,step_ms", [(20, 40.0), (20, 9.0), (45, 120.0), (5, 25.0)])
 def test_the_fitted_run_fills_the_budget_and_keeps_the_schedules_shape(minutes, step_ms):
-    timing = Timing(step_s=step_ms / 1000, eval_s=4.0, spent_s=30.0)
-    scale = fit_scale(minutes * 60, timing, PAPER, eval_every=8_000)
+    timing = Timing(step_s=step_ms / 1000, eval_s=4.0, spent_s=30.0, ckpt_s=0.5)
+    scale = fit_scale(minutes * 60, timing, PAPER, eval_every=8_000, ckpt_every=4_000)
     schedule = PAPER.scaled(scale)
 
-    def cost(iterations: int) -> float:
-        return timing.spent_s + iterations * timing.step_s + 20 * timing.eval_s
+    def cost(iterations: int) -> float:  # 20 evaluations and 40 checkpoints, whatever the scale
+        return timing.spent_s + iterations * timing.step_s + 20 * timing.eval_s + 40 * timing.ckpt_s
 
     assert cost(schedule.total) <= minutes * 60 * MARGIN < cost(schedule.total + 2)  # fits, and no slack
     assert schedule.milestones == (round(64_000 * scale), round(96_000 * scale))  # the paper's shape
@@ -49,9 +49,9 @@ def test_a_budget_too_short_says_what_it_allows():
 
 
 def _budgeted(tmp_path, name: str, **overrides):
-    """The tiny network on a long schedule (100k iterations), fitted to 4 seconds of this CPU."""
+    """The tiny network on a long schedule (100k iterations), fitted to 8 seconds of this CPU."""
     values = {"total_iters": 100_000, "milestones": [40_000, 60_000], "eval_every": 50_000,
-              "ckpt_every": 10_000, "log_every": 5_000, "budget_minutes": 4 / 60}
+              "ckpt_every": 50_000, "log_every": 5_000, "budget_minutes": 8 / 60}
     return tiny_config(tmp_path / name, **{**values, **overrides})
 
 
@@ -61,8 +61,10 @@ def test_a_budgeted_run_records_its_fit_and_equals_a_plain_run_of_that_scale(tmp
     budget, results = result.results["budget"], result.results
     assert budget["minutes"] == config.budget_minutes and results["schedule_scale"] == budget["scale"]
     paper = MultiStepSchedule(0.1, (40_000, 60_000), total=100_000)
-    timing = Timing(budget["step_s"], budget["eval_s"], budget["spent_s"])
-    assert budget["scale"] == fit_scale(config.budget_minutes * 60, timing, paper, config.eval_every)
+    timing = Timing(budget["step_s"], budget["eval_s"], budget["spent_s"], budget["ckpt_s"])
+    assert 0 < budget["ckpt_s"] and not (tmp_path / "budget" / ".budget-probe.pt").exists()  # timed, gone
+    assert budget["scale"] == fit_scale(config.budget_minutes * 60, timing, paper, config.eval_every,
+                                        config.ckpt_every)
     assert results["iterations"] == round(100_000 * budget["scale"]) > 10
     assert results["schedule"]["milestones"] == [round(m * budget["scale"]) for m in (40_000, 60_000)]
     assert load_checkpoint(list_checkpoints(config.run_dir)[-1])["budget"] == budget
