@@ -14,7 +14,7 @@ from .experiments import EXPERIMENTS
 from .runs_on_record import architecture_of
 from .stats import compare_errors
 
-__all__ = ["compare_runs", "paper_error"]
+__all__ = ["compare_runs", "labelled", "paper_error"]
 
 
 def paper_error(name: str) -> float | None:
@@ -43,10 +43,21 @@ def compare_runs(runs: Mapping[str, dict], pairs: Mapping[str, tuple[str, str]],
         ra, rb = runs[a], runs[b]
         diff = compare_errors(ra["test_error"], rb["test_error"], ra["test_images"], rb["test_images"])
         row = {"a": a, "b": b, "a (%)": 100 * ra["test_error"], "b (%)": 100 * rb["test_error"],
-               "b - a": diff.difference, "95% interval": diff.interval, "verdict": diff.verdict}
+               "b - a": diff.difference, "s.e.": diff.se, "95% interval": diff.interval,
+               "verdict": diff.verdict}
         if paper:
             pa, pb = paper_error(a), paper_error(b)
             row |= {"paper a (%)": pa, "paper b (%)": pb,
                     "paper b - a": None if pa is None or pb is None else round(pb - pa, 2)}
         rows[label] = row | {"architecture": _architecture(ra, rb)}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def labelled(table, a: str, b: str, keep: tuple[str, ...] = ()):
+    """A :func:`compare_runs` table for display: ``a`` and ``b`` in the column names (``ARL (%)``,
+    ``NAL - ARL``), the run names and the standard error left out (unless in ``keep``), rounded."""
+    names = {"a (%)": f"{a} (%)", "b (%)": f"{b} (%)", "b - a": f"{b} - {a}",
+             "paper a (%)": f"paper {a} (%)", "paper b (%)": f"paper {b} (%)",
+             "paper b - a": f"paper {b} - {a}"}
+    shown = [c for c in table.columns if c not in ("a", "b", "s.e.") or c in keep]
+    return table[shown].rename(columns=names).round(2)

@@ -20,7 +20,8 @@ import torch
 from .config import REPO_ROOT
 from .experiments import EXPERIMENTS
 
-__all__ = ["RESULTS", "GROUPS", "NOT_RECORDED", "architecture_of", "load_runs", "runs_table", "learning_curve", "bench_rows", "load_trained",
+__all__ = ["RESULTS", "GROUPS", "NOT_RECORDED", "architecture_of", "load_runs", "runs_table",
+           "learning_curve", "bench_rows", "load_trained",
            "single_crop_errors", "shared_recipe", "concurrent_throughput", "print_tables"]
 
 RESULTS = REPO_ROOT / "results"
@@ -185,8 +186,8 @@ def print_tables(root: Path = RESULTS) -> None:
         for group, label in GROUPS.items():
             if (Path(root) / group).is_dir():
                 print(f"\n{label} ({group})")
-                cols = ["model", "options", "architecture", "test error (%)", "paper (%)", "iterations", "wall (min)",
-                        "train img/s", "device", "date", "commit"]
+                cols = ["model", "options", "architecture", "test error (%)", "paper (%)", "iterations",
+                        "wall (min)", "train img/s", "device", "date", "commit"]
                 if group.startswith("imagenette"):
                     cols[2:2] = ["loader", "GPUs"]
                 print(runs_table(group, root=root)[cols].to_string())

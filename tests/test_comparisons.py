@@ -1,0 +1,126 @@
+"""Comparisons of runs on record (chapters 7-10) and Fig. 4's responses, on the runs and on small fixtures."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from resattn_min import create_model
+from resattn_min.ablations_record import (
+    TABLE6,
+    VARIANTS,
+    comparison_numbers,
+    table3_numbers,
+    table3_pairs,
+    variant_numbers,
+)
+from resattn_min.comparisons import compare_runs, labelled
+from resattn_min.responses import block_responses, module_factors, stage_outputs
+from resattn_min.runs_on_record import NOT_RECORDED, architecture_of, load_runs
+from resattn_min.stats import compare_errors
+
+
+def _run(error: float, architecture: str | None = None, combination: str | None = None) -> dict:
+    run = {"test_error": error, "test_images": 10_000, "config": {"combination": combination}}
+    return run | ({"architecture": architecture} if architecture else {})
+
+
+def test_a_comparison_is_b_minus_a_with_the_books_verdict_and_the_papers_difference():
+    runs = {"attention56_arl": _run(0.14, "trunk A"), "attention56_nal": _run(0.16, "trunk A")}
+    table = compare_runs(runs, {"Attention-56": ("attention56_arl", "attention56_nal")})
+    row = table.loc["Attention-56"]
+    expected = compare_errors(0.14, 0.16, 10_000)
+    assert row["b - a"] == pytest.approx(2.0) and row["s.e."] == pytest.approx(expected.se)
+    assert (row["95% interval"], row["verdict"]) == (expected.interval, "resolved")
+    assert row["paper b - a"] == pytest.approx(5.89 - 5.52)  # Table 3 at 56 layers
+    assert row["architecture"] == "trunk A"
+
+
+def test_the_architecture_column_says_when_runs_differ_or_did_not_record_it():
+    runs = {"x": _run(0.1, "old trunk"), "y": _run(0.1, "new trunk"), "z": _run(0.1)}
+    table = compare_runs(runs, {"xy": ("x", "y"), "xz": ("x", "z")}, paper=False)
+    assert table.loc["xy", "architecture"] == "old trunk / new trunk"
+    assert table.loc["xz", "architecture"] == f"old trunk / {NOT_RECORDED}"
+    assert "paper b - a" not in table.columns
+
+
+def test_a_missing_run_is_named():
+    with pytest.raises(KeyError, match="attention56_nal"):
+        compare_runs({"attention56_arl": _run(0.1)}, {"x": ("attention56_arl", "attention56_nal")})
+
+
+def test_labelled_names_the_columns_after_the_two_sides():
+    runs = {"a1": _run(0.10), "b1": _run(0.11)}
+    shown = labelled(compare_runs(runs, {"r": ("a1", "b1")}, paper=False), "ARL", "NAL")
+    assert {"ARL (%)", "NAL (%)", "NAL - ARL", "verdict", "95% interval"} <= set(shown.columns)
+    assert "s.e." not in shown.columns and "a" not in shown.columns
+
+
+def test_table3_pairs_refuse_an_arl_run_that_is_not_arl():
+    runs = {f"attention{d}_arl": _run(0.1) for d in (56, 92, 128, 164)}
+    runs["attention92_arl"] = _run(0.1, combination="nal")
+    with pytest.raises(ValueError, match="not an ARL"):
+        table3_pairs(runs)
+
+
+def test_every_cifar_run_on_record_shows_its_architecture_in_the_tables():
+    runs = load_runs("cifar10_jpeg")
+    table = compare_runs(runs, table3_pairs(runs) | VARIANTS | TABLE6)
+    assert len(table) == 4 + len(VARIANTS) + len(TABLE6)
+    for _, row in table.iterrows():  # each row names the definition of both of its runs
+        assert architecture_of(runs[row.a]) in row.architecture
+        assert architecture_of(runs[row.b]) in row.architecture
+
+
+def test_chapter_7_numbers_are_the_tables_numbers():
+    runs = load_runs("cifar10_jpeg")
+    table3 = compare_runs(runs, table3_pairs(runs))
+    numbers = table3_numbers(table3)
+    for depth in (56, 92, 128, 164):
+        row = table3.loc[f"Attention-{depth}"]
+        assert numbers[f"gap_{depth}"] == row["b - a"] and numbers[f"verdict_{depth}"] == row["verdict"]
+        assert numbers[f"paper_gap_{depth}"] == pytest.approx(row["paper b (%)"] - row["paper a (%)"])
+    assert numbers["n_resolved"] == (table3["verdict"] == "resolved").sum()
+    variants = compare_runs(runs, VARIANTS)
+    v = variant_numbers(variants, runs)
+    errors = {k: runs[f"attention56_{k}"]["test_error"] for k in ("arl", "channel", "spatial")}
+    best = min(errors, key=errors.get)
+    assert v["t1_best"] == ("mixed" if best == "arl" else best)
+    assert v["t1_spread"] == pytest.approx(100 * (max(errors.values()) - min(errors.values())))
+
+
+def test_comparison_numbers_leave_out_the_papers_difference_where_it_has_none():
+    runs = {"attention56_arl": _run(0.14), "attention56_resnext": _run(0.13)}
+    table = compare_runs(runs, {"ResNeXt": ("attention56_arl", "attention56_resnext")})
+    numbers = comparison_numbers(table, {"ResNeXt": "next"})
+    assert numbers["gap_next"] == pytest.approx(-1.0) and "paper_gap_next" not in numbers
+
+
+@pytest.fixture(scope="module")
+def arl_and_nal():
+    """Attention-56 with ARL and with NAL, the same weights (combination has no parameters)."""
+    models = {}
+    for combination in ("arl", "nal"):
+        torch.manual_seed(0)
+        models[combination] = create_model("attention56_cifar", combination=combination).eval()
+    images = torch.randn(8, 3, 32, 32)
+    return {c: block_responses(m, images, torch.arange(8)) for c, m in models.items()}, models, images
+
+
+def test_responses_are_means_over_images_whatever_the_batch(arl_and_nal):
+    responses, models, images = arl_and_nal
+    again = block_responses(models["arl"], images, torch.arange(8), batch=3)
+    assert again.blocks.keys() == responses["arl"].blocks.keys()
+    for key, value in responses["arl"].blocks.items():
+        assert again.blocks[key] == pytest.approx(value, rel=1e-5)
+    predicted = models["arl"](images).argmax(1)
+    assert responses["arl"].error == pytest.approx((predicted != torch.arange(8)).float().mean().item())
+    assert set(stage_outputs(responses["arl"])) == {1, 2, 3}
+
+
+def test_nal_shrinks_every_stage_and_arl_does_not_at_initialisation(arl_and_nal):
+    responses, _, _ = arl_and_nal
+    arl, nal = (stage_outputs(responses[c]) for c in ("arl", "nal"))
+    assert all(nal[s] < arl[s] for s in arl)  # the argument of Sec. 3.1 and Fig. 4
+    factors = zip(module_factors(responses["nal"]), module_factors(responses["arl"]), strict=True)
+    assert all(n < a for n, a in factors)  # every NAL module passes on less than its ARL twin
