@@ -8,13 +8,15 @@ the network each run trained (:func:`resattn_min.runs_on_record.architecture_of`
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping
 
 from .experiments import EXPERIMENTS
-from .runs_on_record import architecture_of
-from .stats import compare_errors
+from .runs_on_record import architecture_of, shared_recipe
+from .stats import Z95, compare_errors
 
-__all__ = ["compare_runs", "labelled", "paper_error"]
+__all__ = ["compare_runs", "labelled", "paper_error", "comparison_numbers", "recipe_numbers",
+           "resolution_numbers"]
 
 
 def paper_error(name: str) -> float | None:
@@ -61,3 +63,37 @@ def labelled(table, a: str, b: str, keep: tuple[str, ...] = ()):
              "paper b - a": f"paper {b} - {a}"}
     shown = [c for c in table.columns if c not in ("a", "b", "s.e.") or c in keep]
     return table[shown].rename(columns=names).round(2)
+
+
+def recipe_numbers(runs: Mapping[str, dict], train_images: int) -> dict[str, object]:
+    """The shared recipe (data, length, device) and how far the errors are from the paper's."""
+    setting = shared_recipe(runs, train_images)
+    iterations = setting.filter(like="iterations (batch").iloc[0]
+    ratios = [100 * r["test_error"] / paper for name, r in runs.items() if (paper := paper_error(name))]
+    return {"data": setting["data"], "iterations": iterations, "paper_iterations":
+            setting["paper's iterations"], "scale": setting["schedule scale"], "epochs": setting["epochs"],
+            "device": setting["device"], "sessions": len(setting["commits"].split(", ")),
+            "times_paper": statistics.mean(ratios)}
+
+
+def resolution_numbers(runs: Mapping[str, dict]) -> dict[str, float]:
+    """The standard error of a difference of two errors of the group's typical size, and the smallest
+    difference the test set resolves (1.96 of them)."""
+    first = next(iter(runs.values()))
+    p = statistics.mean(r["test_error"] for r in runs.values())
+    se = compare_errors(p, p, first["test_images"]).se
+    return {"n_test": first["test_images"], "typical_error": 100 * p, "se_diff": se, "resolution": Z95 * se}
+
+
+def comparison_numbers(table, keys: Mapping[str, str]) -> dict[str, object]:
+    """For each row ``label`` of a :func:`compare_runs` table named ``keys[label]``: the difference
+    (``gap_<key>``), its size (``abs_gap_<key>``), interval, verdict and the paper's difference."""
+    numbers: dict[str, object] = {}
+    for label, key in keys.items():
+        row = table.loc[label]
+        numbers |= {f"gap_{key}": row["b - a"], f"abs_gap_{key}": abs(row["b - a"]),
+                    f"interval_{key}": row["95% interval"], f"verdict_{key}": row["verdict"]}
+        paper = row.get("paper b - a")
+        if paper is not None and paper == paper:  # None or NaN: the paper has no number
+            numbers |= {f"paper_gap_{key}": paper, f"abs_paper_gap_{key}": abs(paper)}
+    return numbers

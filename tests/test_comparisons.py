@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from resattn_min import create_model
-from resattn_min.ablations_record import (
-    TABLE6,
-    VARIANTS,
-    comparison_numbers,
-    table3_numbers,
-    table3_pairs,
-    variant_numbers,
+from resattn_min.ablations_record import TABLE6, VARIANTS, table3_numbers, table3_pairs, variant_numbers
+from resattn_min.comparisons import compare_runs, comparison_numbers, labelled
+from resattn_min.noise_record import (
+    NETWORKS,
+    clean_ratios,
+    final_losses,
+    noise_floor,
+    noise_numbers,
+    table5_pairs,
 )
-from resattn_min.comparisons import compare_runs, labelled
+from resattn_min.noisy_labels import confusion_matrix
 from resattn_min.responses import block_responses, module_factors, stage_outputs
-from resattn_min.runs_on_record import NOT_RECORDED, architecture_of, load_runs
+from resattn_min.runs_on_record import NOT_RECORDED, architecture_of, learning_curve, load_runs
 from resattn_min.stats import compare_errors
 
 
@@ -124,3 +128,32 @@ def test_nal_shrinks_every_stage_and_arl_does_not_at_initialisation(arl_and_nal)
     assert all(nal[s] < arl[s] for s in arl)  # the argument of Sec. 3.1 and Fig. 4
     factors = zip(module_factors(responses["nal"]), module_factors(responses["arl"]), strict=True)
     assert all(n < a for n, a in factors)  # every NAL module passes on less than its ARL twin
+
+
+def test_table5_pairs_set_attention92_against_resnet164_at_every_clean_ratio():
+    runs = load_runs("cifar10_jpeg_noise")
+    pairs = table5_pairs(runs)
+    assert list(pairs) == [f"r = {r}" for r in (0.9, 0.7, 0.5, 0.3)]
+    for label, (a, b) in pairs.items():
+        assert runs[a]["model"] == "attention92_cifar" and runs[b]["model"] == "resnet164_cifar"
+        assert round(runs[a]["noise"]["r"], 2) == round(runs[b]["noise"]["r"], 2) == float(label[4:])
+
+
+@pytest.mark.parametrize("r", [0.3, 0.7, 0.9])
+def test_noise_floor_is_the_entropy_of_a_row_of_eq_7(r):
+    row = confusion_matrix(r)[0]
+    assert noise_floor(r) == pytest.approx(-(row * row.log()).sum().item())
+    assert noise_floor(0.1) == pytest.approx(math.log(10))  # uniform labels: nothing to learn
+
+
+def test_noise_numbers_are_the_tables_numbers():
+    runs = load_runs("cifar10_jpeg_noise")
+    table5 = compare_runs(runs, table5_pairs(runs))
+    curves = {(network, r): learning_curve("cifar10_jpeg_noise", f"{prefix}_noise_r{round(100 * r)}")
+              for network, prefix in NETWORKS.items() for r in clean_ratios(runs)}
+    numbers = noise_numbers(table5, final_losses(curves))
+    assert numbers["gap_30"] == table5.loc["r = 0.3", "b - a"]
+    assert numbers["verdict_90"] == table5.loc["r = 0.9", "verdict"]
+    rise = table5.loc["r = 0.3", "b (%)"] - table5.loc["r = 0.9", "b (%)"]
+    assert numbers["rise_ours_resnet164"] == pytest.approx(rise)
+    assert numbers["floor_noisiest"] == pytest.approx(noise_floor(0.3))
