@@ -22,6 +22,7 @@ from resattn_min.noisy_labels import confusion_matrix
 from resattn_min.responses import block_responses, module_factors, stage_outputs
 from resattn_min.runs_on_record import NOT_RECORDED, architecture_of, learning_curve, load_runs
 from resattn_min.stats import compare_errors
+from resattn_min.units_record import unit_numbers
 
 
 def _run(error: float, architecture: str | None = None, combination: str | None = None) -> dict:
@@ -157,3 +158,19 @@ def test_noise_numbers_are_the_tables_numbers():
     rise = table5.loc["r = 0.3", "b (%)"] - table5.loc["r = 0.9", "b (%)"]
     assert numbers["rise_ours_resnet164"] == pytest.approx(rise)
     assert numbers["floor_noisiest"] == pytest.approx(noise_floor(0.3))
+
+
+def test_unit_numbers_read_the_unit_and_size_tables():
+    import pandas as pd
+
+    units = pd.DataFrame({"params (k)": [70.0, 80.0, 90.0], "3x3 width": [64, 128, 64],
+                          "3x3 groups": [1, 32, 1], "convolutions": [3, 3, 6]},
+                         index=["residual", "resnext", "inception"])
+    sizes = pd.DataFrame({"our params (M)": [31.8, 31.9, 35.0, 44.2],
+                          "our mult-adds (G)": [6.1, 6.2, 7.0, 8.0]},
+                         index=["attention56", "attentionnext56", "attentioninception56", "resnext101_32x4d"])
+    numbers = unit_numbers(units, sizes)
+    assert numbers["next_group_width"] * numbers["next_groups"] == numbers["next_width"] == 128
+    assert numbers["resnext_vs_res_params"] == pytest.approx(80 / 70)
+    assert numbers["next_vs_rnx"] == pytest.approx(100 * 31.9 / 44.2)
+    assert numbers["incep_extra"] == pytest.approx(100 * (35.0 / 31.8 - 1))
