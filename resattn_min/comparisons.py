@@ -31,10 +31,11 @@ def _architecture(a: dict, b: dict) -> str:
 
 
 def compare_runs(runs: Mapping[str, dict], pairs: Mapping[str, tuple[str, str]], *,
-                 paper: bool = True):
+                 paper: bool = True, architecture: bool = True):
     """A pandas DataFrame, one row per ``label: (a, b)``: the test errors (%) of runs ``a`` and ``b``,
     ``b - a`` in points with its 95% interval and verdict, the paper's ``b - a`` (``paper=True``: the
-    experiments' CIFAR-10 numbers), and the architecture the two runs trained."""
+    experiments' CIFAR-10 numbers), and the architecture the two runs trained (``architecture=True``:
+    the CIFAR networks, whose definition changed between runs)."""
     import pandas as pd
 
     missing = sorted({name for pair in pairs.values() for name in pair} - set(runs))
@@ -51,7 +52,7 @@ def compare_runs(runs: Mapping[str, dict], pairs: Mapping[str, tuple[str, str]],
             pa, pb = paper_error(a), paper_error(b)
             row |= {"paper a (%)": pa, "paper b (%)": pb,
                     "paper b - a": None if pa is None or pb is None else round(pb - pa, 2)}
-        rows[label] = row | {"architecture": _architecture(ra, rb)}
+        rows[label] = row | ({"architecture": _architecture(ra, rb)} if architecture else {})
     return pd.DataFrame.from_dict(rows, orient="index")
 
 

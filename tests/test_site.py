@@ -30,7 +30,7 @@ SHOTS = ROOT / "_build" / "screenshots"
 CHAPTER = "chapters/03_attention_residual_learning.html"
 CHAPTERS = ["01_trunk", "02_soft_mask", "03_attention_residual_learning", "04_mask_activations",
             "05_networks", "06_training_cifar", "07_ablations", "08_noisy_labels", "09_imagenet",
-            "10_basic_units", "11_seeing_attention"]
+            "10_basic_units", "11_seeing_attention", "12_training_engineering"]
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
