@@ -10,6 +10,7 @@ import torch
 from resattn_min import create_model
 from resattn_min.ablations_record import TABLE6, VARIANTS, table3_numbers, table3_pairs, variant_numbers
 from resattn_min.comparisons import compare_runs, comparison_numbers, labelled
+from resattn_min.mask_statistics import mask_statistics
 from resattn_min.noise_record import (
     NETWORKS,
     clean_ratios,
@@ -174,3 +175,16 @@ def test_unit_numbers_read_the_unit_and_size_tables():
     assert numbers["resnext_vs_res_params"] == pytest.approx(80 / 70)
     assert numbers["next_vs_rnx"] == pytest.approx(100 * 31.9 / 44.2)
     assert numbers["incep_extra"] == pytest.approx(100 * (35.0 / 31.8 - 1))
+
+
+def test_mask_variance_splits_into_channel_position_and_interaction_shares():
+    torch.manual_seed(0)
+    mixed = torch.rand(3, 8, 5, 5)
+    stats = mask_statistics(mixed)
+    total = stats["channel share"] + stats["position share"] + stats["interaction share"]
+    assert torch.allclose(total, torch.ones(3))
+    assert torch.allclose(stats["spread"] ** 2, mixed.var(dim=(1, 2, 3), unbiased=False))
+    by_channel = torch.rand(3, 8, 1, 1).expand(3, 8, 5, 5)  # one weight per channel, everywhere
+    assert torch.allclose(mask_statistics(by_channel)["channel share"], torch.ones(3))
+    by_position = torch.rand(3, 1, 5, 5).expand(3, 8, 5, 5)  # one map, the same in every channel
+    assert torch.allclose(mask_statistics(by_position)["position share"], torch.ones(3))
