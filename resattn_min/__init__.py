@@ -7,7 +7,7 @@ from .mask_activation import ChannelAttention, MixedAttention, SpatialAttention,
 from .masks import capture_masks
 from .network import ResidualAttentionNetwork, Stage
 from .registry import create_model, list_models, register_model
-from .report import count_macs, count_parameters, paper_table
+from .report import architecture_of, count_macs, count_parameters, paper_table, trunk_depth
 from .residual_unit import InceptionUnit, ResidualUnit, ResNeXtUnit, get_unit
 from .soft_mask import LocalConvMask, SoftMaskBranch
 
@@ -25,6 +25,7 @@ __all__ = [
     "SoftMaskBranch",
     "SpatialAttention",
     "Stage",
+    "architecture_of",
     "attention_cifar",
     "attention_imagenet",
     "capture_masks",
@@ -38,4 +39,5 @@ __all__ = [
     "modules_for_depth",
     "paper_table",
     "register_model",
+    "trunk_depth",
 ]

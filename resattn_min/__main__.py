@@ -24,7 +24,7 @@ import argparse
 import sys
 from dataclasses import fields, replace
 
-from .checkpoint import CheckpointError, load_checkpoint, load_weights
+from .checkpoint import CheckpointError, load_checkpoint, load_weights, trained_config
 from .schedule import TrainConfig
 
 EXIT_USAGE, EXIT_DIVERGED = 2, 3
@@ -58,7 +58,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
     if args.config:
         return TrainConfig.from_yaml(args.config, **overrides)
     if args.resume and args.resume != "auto":  # continue a run from its checkpoint's own config
-        saved = load_checkpoint(args.resume)["config"]
+        saved = trained_config(load_checkpoint(args.resume))
         return TrainConfig.from_dict({**saved, **overrides})
     return TrainConfig.from_dict(overrides)
 
@@ -79,7 +79,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     info = init_distributed(args.device)
     ckpt = load_checkpoint(args.checkpoint, info.device)
-    cfg = TrainConfig.from_dict(ckpt["config"])
+    cfg = TrainConfig.from_dict(trained_config(ckpt))
     changes = {k: getattr(args, k) for k in ("dataset", "data_root", "eval_size", "eval_resize", "workers",
                                              "loader")
                if getattr(args, k) is not None}
@@ -101,7 +101,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
     run_bench(args.models or args.model, batch=args.batch, image_size=args.image_size, steps=args.steps,
-              warmup=args.warmup, compile=args.compile, out=args.out, num_classes=args.num_classes)
+              warmup=args.warmup, compile=args.compile, out=args.out, num_classes=args.num_classes,
+              variants=args.variants, stacks=args.stack, check=args.check)
     return 0
 
 
@@ -111,6 +112,44 @@ def _cmd_bench_data(args: argparse.Namespace) -> int:
     workers = tuple(int(w) for w in args.workers.split(","))
     run_data_bench(args.dataset, batch=args.batch, image_size=args.image_size, workers=workers,
                    batches=args.batches, out=args.out)
+    return 0
+
+
+def _cmd_campaign(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import campaign
+
+    path = Path(args.ledger) if args.ledger else campaign.LEDGER
+    ledger = campaign.load_ledger(path)
+    if args.action == "update":  # what a GPU session brought back, unpacked into a runs folder
+        for line in campaign.update_ledger(ledger, Path(args.path), campaign.STORE):
+            print(line)
+    elif args.action == "check":
+        for line in campaign.check_store(ledger, campaign.STORE):
+            print(line)
+    elif args.action == "pack":  # stored checkpoints, in pieces, into a folder a GPU call carries
+        runs = args.runs.split(",") if args.runs else None
+        packed = campaign.pack_checkpoints(ledger, campaign.STORE, Path(args.path), runs,
+                                           int(args.max_mb * 2**20))
+        print("packed: " + (", ".join(packed) or "nothing"))
+    elif args.action == "unpack":  # pieces brought back (<dir>/<run>/*.partNN) into <dest>/<run>/
+        for folder in sorted(p for p in Path(args.path).iterdir() if p.is_dir()):
+            for joined in campaign.join_pieces(folder, Path(args.dest) / folder.name):
+                print(f"joined {joined}")
+    if args.action in ("update", "check"):
+        campaign.save_ledger(ledger, path)
+    print("\n".join(campaign.status_lines(ledger)))
+    return 0
+
+
+def _cmd_masks(args: argparse.Namespace) -> int:
+    from .mask_figure import write_mask_figure
+
+    record = write_mask_figure(args.checkpoint, args.out, images=args.images, size=args.size,
+                               device=args.device or "auto")
+    print(f"wrote {args.out} ({record['model']} after {record['iteration']} iterations; mask sizes "
+          f"{record['mask_sizes']})")
     return 0
 
 
@@ -186,8 +225,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=50, help="timed steps per variant")
     p.add_argument("--warmup", type=int, default=10, help="untimed steps first")
     p.add_argument("--compile", action="store_true", help="also time the fast path with torch.compile")
+    p.add_argument("--variants", default="eager,eager-bf16,graph",
+                   help="comma-separated: eager, eager-bf16, graph, compile")
+    p.add_argument("--stack", default="1", help="comma-separated numbers of runs stacked into one network")
+    p.add_argument("--no-check", dest="check", action="store_false",
+                   help="skip the eager-vs-graph agreement check")
     p.add_argument("--out", default="runs/bench.json", help="where to write the JSON")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("masks", help="Fig. 1: each stage's mask on validation images of a trained network")
+    p.add_argument("checkpoint", help="a checkpoint of a run on an ImageNet-style folder (Imagenette)")
+    p.add_argument("--out", default="runs/masks.png", help="the PNG to write (a .json record beside it)")
+    p.add_argument("--images", type=int, default=6, help="validation images, the first of each class")
+    p.add_argument("--size", type=int, default=224, help="centre crop size of the images")
+    p.add_argument("--device", default=None, help="auto, cpu or cuda")
+    p.set_defaults(func=_cmd_masks)
+
+    p = sub.add_parser("campaign", help="the full-length runs across sessions: ledger, checkpoints, pieces")
+    p.add_argument("action", choices=["status", "update", "check", "pack", "unpack"],
+                   help="status; update RUNS_DIR; check (the store); pack OUT_DIR; unpack PIECES_DIR DEST")
+    p.add_argument("path", nargs="?", help="the runs folder (update), the folder to fill (pack) or read "
+                   "(unpack)")
+    p.add_argument("dest", nargs="?", help="unpack: the runs folder to put the joined checkpoints in")
+    p.add_argument("--runs", help="pack: comma-separated runs (default: every paused run)")
+    p.add_argument("--max-mb", dest="max_mb", type=float, default=44, help="pack: at most this many MiB")
+    p.add_argument("--ledger", default=None, help="the ledger file (default: results/campaign/ledger.json)")
+    p.set_defaults(func=_cmd_campaign)
 
     p = sub.add_parser("bench-data", help="images/s that DataLoader workers and the GPU stream supply")
     p.add_argument("--dataset", required=True, help="an ImageFolder root with train/ and val/ (Imagenette)")

@@ -23,6 +23,7 @@ import torch
 __all__ = [
     "FORMAT", "VERSION", "CheckpointError", "save_checkpoint", "load_checkpoint", "list_checkpoints",
     "find_resume_checkpoint", "rng_state", "set_rng_state", "load_optimizer_state", "load_weights",
+    "trained_config",
 ]
 
 FORMAT = "resattn-min-checkpoint"
@@ -80,13 +81,35 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
 
 def load_weights(model: torch.nn.Module, state: dict) -> None:
     """Load a checkpoint's weights; a model built with other options gets a :class:`CheckpointError`."""
+    from .cifar import trunk_of
+
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as err:
         detail = str(err).strip().splitlines()[1:2] or [""]
         where = state.get("path", "the checkpoint")
+        theirs, ours = trunk_of(state["model"]), trunk_of(model.state_dict())
+        if theirs != ours and theirs is not None and ours is not None:
+            raise CheckpointError(
+                f"{where} holds a CIFAR network with the {theirs} trunk, this model has the {ours} trunk; "
+                f"build the model with trunk={theirs!r} (train/evaluate: --trunk {theirs}) to load it"
+            ) from err
         raise CheckpointError(f"{where} does not fit this model (was it trained with other unit, mask, "
                               f"activation or combination options?) {detail[0].strip()}") from err
+
+
+def trained_config(state: dict) -> dict:
+    """The config a checkpoint's network was trained with, to rebuild that network.
+
+    Runs from before the ``trunk`` option were CIFAR networks with the ``36m+17`` trunk: their weights
+    say so (:func:`resattn_min.cifar.trunk_of`), and the returned config asks for that trunk.
+    """
+    from .cifar import trunk_of
+
+    config = dict(state["config"])
+    if config.get("trunk") is None and trunk_of(state["model"]) == "36m+17":
+        config["trunk"] = "36m+17"
+    return config
 
 
 def list_checkpoints(run_dir: str | Path) -> list[Path]:

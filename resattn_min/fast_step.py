@@ -26,7 +26,19 @@ from torch import Tensor, nn
 
 from .distributed import average_gradients
 
-__all__ = ["FastPathUnavailable", "GraphStep"]
+__all__ = ["FastPathUnavailable", "GraphStep", "loss_and_correct"]
+
+
+def loss_and_correct(logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean cross-entropy and the number of correct predictions of a batch.
+
+    Stacked runs (``resattn_min.stacked``: logits ``(B, n, classes)``, labels ``(B, n)``) get one loss and
+    one count per run; the sum of their losses has, for each run's weights, that run's own gradient.
+    """
+    if logits.dim() == 3:
+        losses = F.cross_entropy(logits.float().transpose(1, 2), labels, reduction="none").mean(0)
+        return losses, (logits.argmax(2) == labels).sum(0)
+    return F.cross_entropy(logits.float(), labels), (logits.argmax(1) == labels).sum()
 
 
 class FastPathUnavailable(RuntimeError):
@@ -61,12 +73,12 @@ class GraphStep:
         # no autocast weight cache across the capture boundary (PyTorch's advice for graphs)
         with torch.autocast("cuda", dtype=amp or torch.float32, enabled=amp is not None, cache_enabled=False):
             logits = self.model(self.images)
-        loss = F.cross_entropy(logits.float(), self.labels)
-        loss.backward()
+        loss, correct = loss_and_correct(logits, self.labels)
+        loss.sum().backward()
         if self.world > 1:
             average_gradients(self.model, self.world)
         self.optimizer.step()
-        return loss.detach(), (logits.argmax(1) == self.labels).sum()
+        return loss.detach(), correct
 
     def _capture(self, images: Tensor, labels: Tensor) -> None:
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format

@@ -6,9 +6,9 @@ decoded (Imagenette: 9,469 images of 160 x 160, 0.7 GB as uint8) need not be dec
 gpu`` decodes it once (``load_image_tensors``, cached on disk), keeps it on the GPU and augments there.
 
 The augmentations are those of ``imagenet_transforms``: a random resized crop (area 8-100%, aspect 3/4-4/3)
-and a horizontal flip, done together as one affine resampling per image; colour jitter (brightness,
-contrast, saturation, each by up to 40%, applied in that order rather than a random one); AlexNet's PCA
-lighting noise; normalisation. Every random number comes from ``(seed, epoch, position)``, as in
+and a horizontal flip, done together as one affine resampling per image; fb.resnet.torch's colour jitter
+(brightness, contrast, saturation, each by up to 40%, applied in that order rather than a random one);
+AlexNet's PCA lighting noise; normalisation. Every random number comes from ``(seed, epoch, position)``, as in
 ``GPUBatchStream``, so a resumed run sees the very same batches. Bilinear resampling without antialiasing
 matches PIL's for crops no larger than the output (always so when training at the images' own size).
 """

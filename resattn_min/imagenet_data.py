@@ -1,8 +1,10 @@
 """ImageNet data as in Sec. 4.2 (also used for Imagenette): decoded by DataLoader workers, one JPEG at a time.
 
 Training images get scale and aspect-ratio augmentation (a random resized crop), a horizontal flip and the
-"standard colour augmentation" of AlexNet: colour jitter and PCA lighting noise; then they are scaled to
-[0, 1], mean-subtracted and divided by the standard deviation. Evaluation uses one centre crop, at 224 or 320.
+"standard color augmentation [20]" (AlexNet): its PCA lighting noise, and the colour jitter (brightness,
+contrast, saturation by up to 40%) that fb.resnet.torch added beside it, which AlexNet did not use; then
+they are scaled to [0, 1], mean-subtracted and divided by the standard deviation. Evaluation uses one
+centre crop, at 224 or 320.
 """
 
 from __future__ import annotations

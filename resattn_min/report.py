@@ -11,14 +11,43 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from .attention_module import AttentionModule
 from .registry import create_model
+from .residual_unit import UNITS
 
-__all__ = ["count_parameters", "count_macs", "PAPER_TABLES", "paper_table"]
+__all__ = ["count_parameters", "count_macs", "trunk_depth", "architecture_of", "PAPER_TABLES", "paper_table"]
 
 
 def count_parameters(model: nn.Module) -> int:
     """Number of learnable parameters (conv weights, BN affine, classifier)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def trunk_depth(model: nn.Module) -> int:
+    """Weighted layers on the trunk path, the depth in a name like Attention-92 (Sec. 4.1).
+
+    The stem's convolutions, three per unit outside the mask branches (a projection shortcut is not on
+    the path) and the classifier. Attention-56 and Attention-92 count 56 and 92 in both families.
+    """
+    in_masks = {id(m) for module in model.modules() if isinstance(module, AttentionModule)
+                for m in module.mask.modules()}
+    units = [m for m in model.modules() if isinstance(m, tuple(UNITS.values())) and id(m) not in in_masks]
+    stem = sum(isinstance(m, nn.Conv2d) for m in model.stem.modules())
+    return stem + 3 * len(units) + 1
+
+
+def architecture_of(model: nn.Module) -> str | None:
+    """The label a run's results carry: ``"CIFAR trunk 36m+20: 92 layers"``, ``"164 trunk layers"``.
+
+    ``None`` for networks that are not ours (torchvision's ResNets).
+    """
+    from .cifar import trunk_of
+    from .network import ResidualAttentionNetwork
+
+    if not isinstance(model, ResidualAttentionNetwork):
+        return None
+    trunk, depth = trunk_of(model.state_dict()), trunk_depth(model)
+    return f"CIFAR trunk {trunk}: {depth} layers" if trunk else f"{depth} trunk layers"
 
 
 def count_macs(model: nn.Module, image_size: int = 224, channels: int = 3) -> int:

@@ -46,17 +46,21 @@ def conv3x3(in_channels: int, out_channels: int, stride: int = 1, groups: int = 
 class ResidualUnit(nn.Module):
     """Pre-activation bottleneck: ``BN-ReLU-1x1 -> BN-ReLU-3x3(stride) -> BN-ReLU-1x1`` plus a shortcut.
 
-    The bottleneck width is ``out_channels // 4``. The shortcut is the identity when the shape is kept;
-    otherwise a strided 1x1 projection of the *pre-activated* input, created only when it is used.
+    The bottleneck width is ``out_channels // 4`` unless ``width`` is given (the local-convolution mask of
+    Table 4 narrows it to cost what the encoder-decoder mask costs). The shortcut is the identity when the
+    shape is kept; otherwise a strided 1x1 projection of the *pre-activated* input, created only when it
+    is used.
     ``preactivation = True``: the output is a raw sum, so whatever reads it (the mask head, the
     classifier) starts with ``BN-ReLU``.
     """
 
     preactivation = True
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, stride: int = 1, width: int | None = None
+    ) -> None:
         super().__init__()
-        width = out_channels // 4
+        width = out_channels // 4 if width is None else width
         self.bn1 = nn.BatchNorm2d(in_channels)
         self.conv1 = conv1x1(in_channels, width)
         self.bn2 = nn.BatchNorm2d(width)

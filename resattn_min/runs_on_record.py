@@ -140,7 +140,7 @@ def single_crop_errors(group: str, run: str, root: Path = RESULTS) -> dict[int, 
 
 def load_trained(name: str, root: Path = RESULTS) -> torch.nn.Module:
     """A trained network from ``results/checkpoints/<name>.fp16.pt``, in float32 and eval mode."""
-    from .checkpoint import load_weights
+    from .checkpoint import load_weights, trained_config
     from .schedule import TrainConfig
     from .trainer import build_model
 
@@ -149,7 +149,7 @@ def load_trained(name: str, root: Path = RESULTS) -> torch.nn.Module:
         found = sorted(p.name.removesuffix(".fp16.pt") for p in path.parent.glob("*.fp16.pt"))
         raise FileNotFoundError(f"no checkpoint {path}; trained networks on record: {', '.join(found)}")
     ckpt = {**torch.load(path, map_location="cpu", weights_only=True), "path": path}
-    model = build_model(TrainConfig.from_dict({**ckpt["config"], "resume": None}), num_classes=10)
+    model = build_model(TrainConfig.from_dict({**trained_config(ckpt), "resume": None}), num_classes=10)
     load_weights(model, ckpt)  # copying into the float32 parameters converts the half-precision values
     return model.eval()
 

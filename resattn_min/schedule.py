@@ -106,7 +106,8 @@ class Recipe:
 
 PRESETS: dict[str, Recipe] = {
     "cifar": Recipe(MultiStepSchedule(0.1, (64_000, 96_000), total=160_000), 64, 0.9, 1e-4, True),
-    # The paper gives no batch size for ImageNet; 256 follows the ResNet practice it says it follows [20].
+    # The paper gives no batch size for ImageNet. It "follows the practice in [20]" (AlexNet, batch 128);
+    # 256 is the batch of the ResNet recipe (He et al., 2016) that its learning rate 0.1 comes from.
     "imagenet": Recipe(
         MultiStepSchedule(0.1, (200_000, 400_000, 500_000), total=530_000), 256, 0.9, 1e-4, False
     ),
@@ -172,6 +173,7 @@ class TrainConfig:
     activation: str | None = None
     mask: str | None = None
     unit: str | None = None
+    trunk: str | None = None
     schedule: str = "auto"
     lr: float | None = None
     milestones: list[int] | None = None

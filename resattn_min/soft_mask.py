@@ -17,9 +17,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .mask_activation import get_activation
-from .residual_unit import UnitFactory, conv1x1
+from .residual_unit import ResidualUnit, UnitFactory, conv1x1
 
-__all__ = ["SoftMaskBranch", "LocalConvMask", "MaskHead", "MASKS", "upsample_like", "bottom_units"]
+__all__ = [
+    "SoftMaskBranch", "LocalConvMask", "MaskHead", "MASKS", "upsample_like", "bottom_units",
+    "encoder_decoder_units", "local_mask_width",
+]
 
 
 def upsample_like(x: Tensor, ref: Tensor) -> Tensor:
@@ -102,15 +105,53 @@ class SoftMaskBranch(nn.Module):
         return self.head(upsample_like(out, x))
 
 
+def encoder_decoder_units(depth: int, r: int = 1) -> float:
+    """The units of a :class:`SoftMaskBranch`, each weighted by the share of the input's pixels it sees.
+
+    After ``l`` max-pools a map holds ``1 / 4**l`` of the pixels. Every level but the lowest holds ``r``
+    units down, one skip unit and ``r`` units up; the lowest holds :func:`bottom_units`. Units cost in
+    proportion to their pixels, so this is the branch's unit cost in full-resolution units.
+    """
+    return sum((2 * r + 1) / 4**level for level in range(1, depth)) + bottom_units(r) / 4**depth
+
+
+def _unit_macs(channels: int, width: int) -> int:
+    """Multiply-adds per pixel of a shape-keeping residual unit of bottleneck ``width``: 1x1, 3x3, 1x1."""
+    return 2 * channels * width + 9 * width * width
+
+
+def local_mask_width(channels: int, depth: int, r: int = 1, units: int = 3) -> int:
+    """Bottleneck width for the local mask's ``units`` so that they cost what the encoder-decoder mask's do.
+
+    Table 4 compares the two masks "using the same number of FLOPs". Three full-width units at full
+    resolution cost 1.7-2.0x the encoder-decoder units at the CIFAR stages, so the local mask's units are
+    narrowed instead (both masks share the head). At 64, 128, 256 channels with 3, 2, 1 max-pools the
+    width is 7, 13, 17 instead of 16, 32, 64.
+    """
+    target = encoder_decoder_units(depth, r) * _unit_macs(channels, channels // 4) / units
+    return min(range(1, channels + 1), key=lambda width: abs(_unit_macs(channels, width) - target))
+
+
 class LocalConvMask(nn.Module):
-    """Table 4's "local convolutions" mask: three units at full resolution, no down/up-sampling."""
+    """Table 4's "local convolutions" mask: three residual units at full resolution, no down/up-sampling.
+
+    ``depth`` and ``r`` are those of the encoder-decoder mask it stands in for: its units are narrowed
+    (:func:`local_mask_width`) to cost the same multiply-adds. It pools nothing, so ``self.depth = 0``.
+    """
 
     def __init__(
-        self, channels: int, depth: int = 0, r: int = 1, *, unit: UnitFactory, activation: str = "mixed"
+        self, channels: int, depth: int, r: int = 1, *, unit: UnitFactory, activation: str = "mixed"
     ) -> None:
         super().__init__()
+        if not (isinstance(unit, type) and issubclass(unit, ResidualUnit)):
+            raise ValueError("the local-convolution mask is built of residual units (Table 4), "
+                             f"not {getattr(unit, '__name__', unit)}")
+        if depth < 1:
+            raise ValueError(f"the local mask matches the cost of an encoder-decoder mask of depth >= 1 "
+                             f"max-pools, got depth={depth}")
         self.depth = 0
-        self.body = _units(unit, channels, 3)
+        width = local_mask_width(channels, depth, r)
+        self.body = nn.Sequential(*(unit(channels, channels, width=width) for _ in range(3)))
         self.head = MaskHead(channels, activation, unit.preactivation)
 
     def forward(self, x: Tensor) -> Tensor:

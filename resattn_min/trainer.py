@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
 import sys
 import time
 from dataclasses import asdict
@@ -21,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
@@ -35,8 +35,9 @@ from .checkpoint import (
     set_rng_state,
 )
 from .distributed import DistInfo, all_reduce_sum, cleanup, init_distributed, shard, wrap_model
-from .fast_step import FastPathUnavailable, GraphStep
+from .fast_step import FastPathUnavailable, GraphStep, loss_and_correct
 from .imagenet_data import LoaderStream, imagenet_loaders
+from .report import architecture_of
 from .results import MetricsLog, TrainResult, environment, peak_memory, write_json
 from .schedule import ConfigError, TrainConfig
 
@@ -73,11 +74,11 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: Tenso
         group["lr"] = lr
     with torch.autocast(images.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
         logits = model(images)
-    loss = F.cross_entropy(logits.float(), labels)
+    loss, correct = loss_and_correct(logits, labels)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    loss.sum().backward()
     optimizer.step()
-    return loss.detach(), (logits.argmax(1) == labels).sum()
+    return loss.detach(), correct
 
 
 @torch.no_grad()
@@ -128,10 +129,13 @@ def build_model(config: TrainConfig, num_classes: int) -> nn.Module:
     """The registered model (with the config's unit/mask/activation/combination), or a torchvision one."""
     from .registry import create_model
 
-    options = {k: getattr(config, k) for k in ("combination", "activation", "mask", "unit")
+    options = {k: getattr(config, k) for k in ("combination", "activation", "mask", "unit", "trunk")
                if getattr(config, k) is not None}
     if config.num_classes is not None and config.num_classes != num_classes:
         raise ConfigError(f"num_classes is {config.num_classes} but the data has {num_classes} classes")
+    if config.trunk is not None and not re.fullmatch(r"attention\d+_cifar", config.model):
+        raise ConfigError(f"trunk={config.trunk!r} applies to the CIFAR Attention networks, "
+                          f"not {config.model}")
     if model_source(config.model) == "torchvision":
         import torchvision
 
@@ -219,7 +223,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
     optimizer = torch.optim.SGD(model.parameters(), lr=schedule.lr, momentum=recipe.momentum,
                                 weight_decay=recipe.weight_decay, nesterov=recipe.nesterov)
 
-    start, resumed, last_ckpt = 0, None, None
+    start, resumed, last_ckpt, segments = 0, None, None, []
     if cfg.resume:
         ckpt = (find_resume_checkpoint(run_dir, device, cfg.model) if cfg.resume == "auto"
                 else load_checkpoint(cfg.resume, device, cfg.model))
@@ -230,6 +234,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
             set_rng_state(ckpt["rng"])
             start = resumed = ckpt["iteration"]
             last_ckpt = ckpt["path"]
+            segments = list(ckpt.get("segments", []))  # checkpoints from before segments were kept: none
 
     # the CUDA-graph step on several GPUs averages gradients inside the graph, without DDP's hooks
     graph_ddp = cfg.cuda_graph and info.enabled and device.type == "cuda"
@@ -243,9 +248,21 @@ def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
               f"{1 / schedule.gamma:g} at {list(schedule.milestones)} (schedule scale {plan.scale:g})",
               flush=True)
 
+    where = environment(device)
+    segment_start = time.perf_counter()
+
+    def segment(iteration: int) -> dict:
+        """This process's share of the run so far: one segment of a run that spans several machines."""
+        wall = time.perf_counter() - segment_start
+        # plain str: checkpoints are read with weights_only=True, which refuses torch's version class
+        return {"start": start, "end": iteration, "wall_s": round(wall, 1),
+                "images_per_s": round((iteration - start) * recipe.batch_size / wall, 1),
+                **{k: str(where[k]) for k in ("device", "git_commit", "date", "torch")}}
+
     def save(iteration: int) -> Path:
         payload = {"model": model.state_dict(), "optimizer": optimizer_state(optimizer),
-                   "data": data.train.state_dict(), "schedule": schedule.state_dict(), "config": asdict(cfg)}
+                   "data": data.train.state_dict(), "schedule": schedule.state_dict(), "config": asdict(cfg),
+                   "segments": [*segments, segment(iteration)]}
         return save_checkpoint(run_dir, iteration, payload, keep=cfg.keep_checkpoints)
 
     sharded = isinstance(data.train, LoaderStream)  # DataLoaders read each rank's own files
@@ -313,9 +330,11 @@ def _train(cfg: TrainConfig, info: DistInfo, data) -> TrainResult:
         "momentum": recipe.momentum, "weight_decay": recipe.weight_decay, "nesterov": recipe.nesterov,
         "amp": "bf16" if amp_dtype else "off", "channels_last": channels_last, "compile": cfg.compile,
         "cuda_graph": isinstance(step, GraphStep), "world_size": info.world_size, "noise": data.noise,
+        "architecture": architecture_of(model),
         "wall_time_s": time.perf_counter() - start_time,
         "train_images_per_s": trained / train_time if train_time else None,
         "peak_memory_bytes": peak_memory(device), "config": asdict(cfg), **environment(device),
+        "segments": [*segments, *([segment(schedule.total)] if schedule.total > start else [])],
     }
     if main:
         write_json(run_dir / "results.json", results)

@@ -1,4 +1,4 @@
-"""Sizes: the released ImageNet files exactly, the paper's CIFAR sizes within 10%, multiply-adds within 1%."""
+"""Sizes: the released ImageNet files exactly, the paper's CIFAR sizes within 7%, multiply-adds within 1%."""
 
 import pytest
 import torch
@@ -24,8 +24,8 @@ def test_imagenet_multiply_adds_within_one_percent(name):
 
 
 @pytest.mark.parametrize("name", sorted(PAPER_CIFAR_PARAMS))
-def test_cifar_sizes_within_ten_percent_of_paper(name):
-    assert count_parameters(create_model(name)) == pytest.approx(PAPER_CIFAR_PARAMS[name], rel=0.10)
+def test_cifar_sizes_within_seven_percent_of_paper(name):
+    assert count_parameters(create_model(name)) == pytest.approx(PAPER_CIFAR_PARAMS[name], rel=0.07)
 
 
 def test_cifar_family_grows_with_depth():
@@ -64,7 +64,7 @@ def test_paper_table_rows_put_paper_and_ours_side_by_side():
     rows = paper_table("Table 6 (CIFAR-10)")
     assert [r["model"] for r in rows] == list(PAPER_TABLES["Table 6 (CIFAR-10)"])
     for row in rows:
-        assert row["our params (M)"] == pytest.approx(row["paper params (M)"], rel=0.10)
+        assert row["our params (M)"] == pytest.approx(row["paper params (M)"], rel=0.07)
     imagenet = {r["model"]: r for r in paper_table("Table 2 (ImageNet architectures)")}
     assert imagenet["attention56"]["our mult-adds (G)"] == pytest.approx(6.27, abs=0.01)
 

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The full-length CIFAR campaign (issue 16) on the lent GPU machine: every unfinished run of the ledger
+# resumes from its checkpoint, all train side by side until a deadline, and the newest checkpoints come
+# back in pieces. Between sessions they live outside the repository (resattn_min/campaign.py says where).
+#
+# Here, before a session (checkpoints to carry; a call carries 64 MiB with the working tree):
+#   python -m resattn_min campaign pack .stage/ckpt --max-mb 25
+# There (the first call also carries the CIFAR archive in .stage/; later calls find /tmp/stage):
+#   bash scripts/campaign.sh stage start:1500 wait:500       # call 1: runs go on in the background
+#   bash scripts/campaign.sh wait:540                          # calls 2, ...: within 30 s of the last
+#   bash scripts/campaign.sh stop collect:attention92,resnet164,attention92_s1,resnet164_s1
+#   bash scripts/campaign.sh collect:attention92_s2,resnet164_s2          # at most 4 pieces a call
+# Here, after each call:
+#   python -m resattn_min campaign unpack /work/.device/N/ckpt runs/campaign
+#   tar -xzf /work/.device/N/runs.tgz -C runs/campaign && python -m resattn_min campaign update runs/campaign
+set -uo pipefail
+cd "$(dirname "$0")/.."
+: "${RESATTN_COMMIT:?set RESATTN_COMMIT to the commit being run (the .git copied to the GPU machine is not current)}"
+export PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=/tmp/inductor-cache
+export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps CUDA_MPS_LOG_DIRECTORY=/tmp/mps-log
+STAGE=/tmp/stage RUNS=/tmp/runs/cifar10_jpeg_full OUT="${OUT:-/tmp/out}"
+CAMPAIGN_RUNS="${CAMPAIGN_RUNS:-attention92 resnet164 attention92_s1 resnet164_s1 attention92_s2 resnet164_s2}"
+mkdir -p "$RUNS" "$OUT"
+
+for action in "$@"; do
+    echo "== $action ($(date -u +%H:%M:%S))"
+    case "$action" in
+    stage)
+        bash scripts/gpu_session.sh stage
+        python3 -m resattn_min campaign unpack .stage/ckpt "$RUNS" 2>/dev/null || echo "no checkpoints carried"
+        ;;
+    start:*)  # train until the deadline (seconds from now); checkpoints every 2,000 iterations
+        if pgrep -f "resattn_min reproduce" >/dev/null; then echo "already training"; continue; fi
+        pgrep -x nvidia-cuda-mps >/dev/null || { mkdir -p /tmp/mps /tmp/mps-log; nvidia-cuda-mps-control -d; }
+        setsid nohup python3 -m resattn_min reproduce $CAMPAIGN_RUNS --dataset "$STAGE/cifar10-jpeg" \
+            --runs-dir "$RUNS" --parallel 8 --deadline "${action#start:}" \
+            --extra --compile --ckpt-every 2000 --keep-checkpoints 1 >"$RUNS/../campaign.log" 2>&1 </dev/null &
+        sleep 5
+        ;;
+    wait:*)
+        end=$(( $(date +%s) + ${action#wait:} ))
+        while [ "$(date +%s)" -lt "$end" ]; do
+            sleep 60
+            echo "-- $(date -u +%H:%M:%S)"
+            for log in "$RUNS"/*/log.txt; do
+                printf '%-18s %s\n' "$(basename "$(dirname "$log")")" "$(grep -v '^\$' "$log" | tail -n 1 | cut -c1-140)"
+            done
+            nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
+        done
+        ;;
+    stop)  # what a deadline does: stop the runs; each keeps its newest checkpoint
+        pkill -TERM -f "resattn_min reproduce"; sleep 20; pkill -TERM -f "resattn_min train"; sleep 5
+        ;;
+    collect:*)  # metrics and logs of every run, and the newest checkpoint of the runs named, in pieces
+        tar -czf "$OUT/runs.tgz" -C "$RUNS" --exclude='*.pt' --exclude='.*.tmp' .
+        for run in $(echo "${action#collect:}" | tr , ' '); do
+            newest=$(ls "$RUNS/$run"/checkpoint-*.pt 2>/dev/null | tail -n 1)
+            [ -n "$newest" ] && python3 -c "import sys; from pathlib import Path
+from resattn_min.campaign import split_file
+print(*split_file(Path(sys.argv[1]), Path(sys.argv[2])))" "$newest" "$OUT/ckpt/$run"
+        done
+        ls -la "$OUT" "$OUT"/ckpt/* 2>/dev/null | head -40
+        ;;
+    *) echo "unknown action $action" >&2; exit 2 ;;
+    esac
+done

@@ -1,0 +1,87 @@
+"""Runs that span sessions (resattn_min.campaign): segments, the ledger, checkpoints in pieces."""
+
+import json
+
+import pytest
+import torch
+from _train_helpers import one_thread, tiny_config  # noqa: F401  (one_thread: an autouse fixture)
+
+from resattn_min import campaign
+from resattn_min.trainer import train
+
+
+def test_pieces_put_back_together_bitwise(tmp_path):
+    original = tmp_path / "checkpoint-00000040.pt"
+    original.write_bytes(bytes(range(256)) * 41)
+    parts = campaign.split_file(original, tmp_path / "pieces", piece=1000)
+    assert len(parts) == 11 and all(p.stat().st_size <= 1000 for p in parts)
+    (joined,) = campaign.join_pieces(tmp_path / "pieces", tmp_path / "back")
+    assert joined.read_bytes() == original.read_bytes()
+    parts[3].unlink()
+    with pytest.raises(ValueError, match="not complete"):
+        campaign.join_pieces(tmp_path / "pieces", tmp_path / "again")
+
+
+def _ledger(name: str) -> dict:
+    ledger = campaign.new_ledger(("attention92",))
+    ledger["runs"][name] = ledger["runs"].pop("attention92")
+    return ledger
+
+
+def test_a_run_in_two_segments_is_recorded_in_the_ledger(tmp_path):
+    """Train 24 of 40 iterations ("session 1"), take it in, resume to the end ("session 2"), take it in."""
+    runs, store = tmp_path / "runs", tmp_path / "store"
+    ledger = _ledger("tiny")
+    cfg = tiny_config(runs / "tiny", ckpt_every=8, keep_checkpoints=0)
+    train(cfg)  # then made into a run stopped at its checkpoint of iteration 24:
+    (runs / "tiny" / "results.json").unlink()
+    for late in ("checkpoint-00000032.pt", "checkpoint-00000040.pt"):
+        (runs / "tiny" / late).unlink()
+    assert campaign.update_ledger(ledger, runs, store, tmp_path / "curves") == [
+        f"tiny: paused at 24 (checkpoint-00000024.pt kept in {store / 'tiny'})"]
+    entry = ledger["runs"]["tiny"]
+    assert entry["status"] == "paused" and entry["iteration"] == 24
+    assert [(s["start"], s["end"]) for s in entry["segments"]] == [(0, 24)]
+    assert (store / "tiny" / "checkpoint-00000024.pt").is_file()
+    curve = (tmp_path / "curves" / "tiny" / "metrics.csv").read_text()
+    assert curve == (store / "tiny" / "metrics.csv").read_text() and curve.count("\n") > 4
+
+    # the store's checkpoint and curve travel in pieces and come back together
+    assert campaign.pack_checkpoints(ledger, store, tmp_path / "carried") == ["tiny"]
+    (joined,) = campaign.join_pieces(tmp_path / "carried" / "tiny", tmp_path / "there" / "tiny")
+    assert joined.read_bytes() == (store / "tiny" / "checkpoint-00000024.pt").read_bytes()
+    assert (tmp_path / "there" / "tiny" / "metrics.csv").is_file()
+
+    # a new machine: only the stored checkpoint comes back
+    state = torch.load(store / "tiny" / "checkpoint-00000024.pt", weights_only=True)
+    (runs / "tiny" / "checkpoint-00000024.pt").unlink()
+    fresh = tmp_path / "fresh" / "tiny"
+    fresh.mkdir(parents=True)
+    torch.save(state, fresh / "checkpoint-00000024.pt")
+    result = train(cfg.__class__(**{**cfg.__dict__, "run_dir": str(fresh), "resume": "auto"}))
+    segments = json.loads((fresh / "results.json").read_text())["segments"]
+    assert [(s["start"], s["end"]) for s in segments] == [(0, 24), (24, 40)]
+    assert all(s["images_per_s"] > 0 and s["wall_s"] > 0 and s["device"] for s in segments)
+    campaign.update_ledger(ledger, tmp_path / "fresh", store, tmp_path / "curves", tmp_path / "record")
+    assert entry["status"] == "done" and entry["iteration"] == 40
+    assert json.loads((tmp_path / "record" / "tiny" / "results.json").read_text())["segments"] == segments
+    assert entry["test_error"] == result.test_error and len(entry["segments"]) == 2
+
+
+def test_a_lost_checkpoint_is_said_and_the_run_starts_again(tmp_path):
+    ledger = _ledger("tiny")
+    ledger["runs"]["tiny"].update(status="paused", iteration=24, checkpoint="checkpoint-00000024.pt")
+    (lost,) = campaign.check_store(ledger, tmp_path / "empty-store")
+    assert "missing" in lost and "starts again" in lost
+    assert ledger["runs"]["tiny"]["status"] == "lost" and ledger["runs"]["tiny"]["iteration"] == 0
+    assert ledger["runs"]["tiny"]["lost_at"] == 24
+
+
+def test_the_campaign_is_issue_16s_runs():
+    ledger = campaign.new_ledger()
+    seeds = {(e["model"], e["seed"]) for e in ledger["runs"].values()}
+    assert {("attention92_cifar", s) for s in (0, 1, 2)} <= seeds
+    assert {("resnet164_cifar", s) for s in (0, 1, 2)} <= seeds
+    assert {e["options"].get("combination", "arl") for n, e in ledger["runs"].items()
+            if e["model"] == "attention164_cifar"} == {"arl", "nal"}
+    assert all(e["target_iterations"] == 160_000 for e in ledger["runs"].values())
