@@ -3,7 +3,7 @@
 Every results chapter that sets one network against another (chapters 7, 8, 9 and 10) builds its table
 with :func:`compare_runs`: both errors, the difference with its 95% interval and whether the test set
 resolves it (:func:`resattn_min.stats.compare_errors`), the paper's difference, and which definition of
-the network each run trained (:func:`resattn_min.runs_on_record.architecture_of`).
+the network each run trained (:func:`resattn_min.runs_on_record.recorded_architecture`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Mapping
 
 from .experiments import EXPERIMENTS
-from .runs_on_record import architecture_of, shared_recipe
+from .runs_on_record import recorded_architecture, shared_recipe
 from .stats import Z95, compare_errors
 
 __all__ = ["compare_runs", "labelled", "paper_error", "comparison_numbers", "recipe_numbers",
@@ -26,7 +26,7 @@ def paper_error(name: str) -> float | None:
 
 
 def _architecture(a: dict, b: dict) -> str:
-    first, second = architecture_of(a), architecture_of(b)
+    first, second = recorded_architecture(a), recorded_architecture(b)
     return first if first == second else f"{first} / {second}"
 
 

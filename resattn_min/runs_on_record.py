@@ -20,7 +20,7 @@ import torch
 from .config import REPO_ROOT
 from .experiments import EXPERIMENTS
 
-__all__ = ["RESULTS", "GROUPS", "NOT_RECORDED", "architecture_of", "load_runs", "runs_table",
+__all__ = ["RESULTS", "GROUPS", "NOT_RECORDED", "recorded_architecture", "load_runs", "runs_table",
            "learning_curve", "bench_rows", "load_trained",
            "single_crop_errors", "shared_recipe", "concurrent_throughput", "print_tables"]
 
@@ -34,11 +34,11 @@ GROUPS = {
 }
 
 
-#: What :func:`architecture_of` says of a run whose results.json does not name its architecture.
+#: What :func:`recorded_architecture` says of a run whose results.json does not name its architecture.
 NOT_RECORDED = "not recorded"
 
 
-def architecture_of(record: dict) -> str:
+def recorded_architecture(record: dict) -> str:
     """Which definition of the network a run trained: the ``architecture`` of its results.json.
 
     The CIFAR trunk was corrected after the first runs (one residual unit per stage was missing), so a
@@ -71,7 +71,7 @@ def runs_table(group: str, runs: list[str] | None = None, root: Path = RESULTS):
         exp = EXPERIMENTS.get(name) if group.startswith("cifar10") else None  # CIFAR-10 rows of the paper
         rows.append({
             "run": name, "model": r["model"], "options": _options(r["config"]),
-            "architecture": architecture_of(r),
+            "architecture": recorded_architecture(r),
             "clean ratio r": round((r.get("noise") or {}).get("r", 1.0), 4),
             "test error (%)": round(100 * r["test_error"], 2),
             "paper (%)": exp.paper_error if exp else None,

@@ -21,7 +21,7 @@ from resattn_min.noise_record import (
 )
 from resattn_min.noisy_labels import confusion_matrix
 from resattn_min.responses import block_responses, module_factors, stage_outputs
-from resattn_min.runs_on_record import NOT_RECORDED, architecture_of, learning_curve, load_runs
+from resattn_min.runs_on_record import NOT_RECORDED, learning_curve, load_runs, recorded_architecture
 from resattn_min.stats import compare_errors
 from resattn_min.units_record import unit_numbers
 
@@ -74,8 +74,8 @@ def test_every_cifar_run_on_record_shows_its_architecture_in_the_tables():
     table = compare_runs(runs, table3_pairs(runs) | VARIANTS | TABLE6)
     assert len(table) == 4 + len(VARIANTS) + len(TABLE6)
     for _, row in table.iterrows():  # each row names the definition of both of its runs
-        assert architecture_of(runs[row.a]) in row.architecture
-        assert architecture_of(runs[row.b]) in row.architecture
+        assert recorded_architecture(runs[row.a]) in row.architecture
+        assert recorded_architecture(runs[row.b]) in row.architecture
 
 
 def test_chapter_7_numbers_are_the_tables_numbers():
