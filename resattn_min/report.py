@@ -109,6 +109,8 @@ def paper_table(table: str, macs: bool = True) -> list[dict]:
             "our params (M)": None if model is None else round(count_parameters(model) / 1e6, 3),
             "paper error (%)": error,
         }
+        if size == 32:  # the CIFAR networks are named by their trunk depth (Sec. 4.1): count ours
+            row["our trunk layers"] = trunk_depth(model)
         if size == 224:
             row["paper mult-adds (G)"] = gmacs
             row["our mult-adds (G)"] = (

@@ -21,7 +21,8 @@ import torch
 from .config import REPO_ROOT, REPOSITORY
 from .experiments import EXPERIMENTS
 
-__all__ = ["RESULTS", "GROUPS", "load_runs", "runs_table", "learning_curve", "bench_rows", "load_trained",
+__all__ = ["RESULTS", "GROUPS", "NOT_RECORDED", "recorded_architecture", "load_runs", "runs_table",
+           "learning_curve", "bench_rows", "load_trained",
            "single_crop_errors", "shared_recipe", "concurrent_throughput", "print_tables"]
 
 RESULTS = REPO_ROOT / "results"
@@ -32,6 +33,19 @@ GROUPS = {
     "imagenette": "Imagenette (160 px, squashed)",
     "imagenette_pipeline": "Imagenette (160 px, squashed): data loaders and GPUs compared",
 }
+
+
+#: What :func:`recorded_architecture` says of a run whose results.json does not name its architecture.
+NOT_RECORDED = "not recorded"
+
+
+def recorded_architecture(record: dict) -> str:
+    """Which definition of the network a run trained: the ``architecture`` of its results.json.
+
+    The CIFAR trunk was corrected after the first runs (one residual unit per stage was missing), so a
+    CIFAR table must say which definition each of its runs used.
+    """
+    return record.get("architecture") or NOT_RECORDED
 
 
 def load_runs(group: str, root: Path = RESULTS) -> dict[str, dict]:
@@ -62,7 +76,7 @@ def runs_table(group: str, runs: list[str] | None = None, root: Path = RESULTS):
         exp = EXPERIMENTS.get(name) if group.startswith("cifar10") else None  # CIFAR-10 rows of the paper
         rows.append({
             "run": name, "model": r["model"], "options": _options(r["config"]),
-            "architecture": r.get("architecture") or "-",
+            "architecture": recorded_architecture(r),
             "clean ratio r": round((r.get("noise") or {}).get("r", 1.0), 4),
             "test error (%)": round(100 * r["test_error"], 2),
             "paper (%)": exp.paper_error if exp else None,
@@ -172,8 +186,8 @@ def print_tables(root: Path = RESULTS) -> None:
         for group, label in GROUPS.items():
             if (Path(root) / group).is_dir():
                 print(f"\n{label} ({group})")
-                cols = ["model", "options", "test error (%)", "paper (%)", "iterations", "wall (min)",
-                        "train img/s", "device", "date", "commit"]
+                cols = ["model", "options", "architecture", "test error (%)", "paper (%)", "iterations",
+                        "wall (min)", "train img/s", "device", "date", "commit"]
                 if group.startswith("imagenette"):
                     cols[2:2] = ["loader", "GPUs"]
                 print(runs_table(group, root=root)[cols].to_string())

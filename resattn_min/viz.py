@@ -5,7 +5,7 @@ Nothing here is part of the network; it only measures or shows it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -15,7 +15,7 @@ from . import config
 from .data import CIFAR_JPEG
 
 __all__ = ["receptive_field", "gradient_receptive_field", "support_size", "example_image", "synthetic_image",
-           "show_maps", "glue"]
+           "show_maps", "glue", "glue_all"]
 
 
 def receptive_field(ops: Sequence[tuple[int, float]]) -> int:
@@ -124,3 +124,16 @@ def glue(name: str, value, display: bool = False) -> None:
         print(f"{name} = {value}")
         return
     myst_glue(name, value, display=display)
+
+
+def glue_all(numbers: Mapping[str, object], prefix: str) -> None:
+    """A chapter's one glue cell: every ``numbers[key]`` as ``prefix + key`` for the book's prose.
+
+    Outside a book build (Colab, plain Jupyter) it does nothing: the numbers are in ``numbers``.
+    """
+    try:
+        import myst_nb  # noqa: F401
+    except ImportError:
+        return
+    for key, value in numbers.items():
+        glue(prefix + key, value)

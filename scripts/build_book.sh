@@ -6,5 +6,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export RESATTN_QUICK="${RESATTN_QUICK:-1}"
 bash scripts/fetch_mathjax.sh
-jupyter-book build . -W -n --keep-going
+# --all: every page is written again, so that the navigation of every page is current (notebooks
+# are still executed only when their code changed: the execution cache is kept).
+jupyter-book build . --all -W -n --keep-going
 echo "The book is built: open file://$ROOT/_build/html/index.html"

@@ -6,7 +6,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${RESATTN_VENV:-$ROOT/.venv}"
 PY="$VENV/bin/python"
-if [ ! -x "$PY" ] || ! "$PY" -c "import resattn_min, torch, jupyter_book, nbval" 2>/dev/null; then
+if [ ! -x "$PY" ] || ! "$PY" -c "import resattn_min, torch, jupyter_book, nbval" 2>/dev/null \
+        || [ ! -x "$VENV/bin/actionlint" ]; then
     echo "== creating $VENV and installing requirements (about 3 minutes)"
     python3 -m venv "$VENV"
     "$PY" -m pip install -q --upgrade pip

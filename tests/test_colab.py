@@ -46,15 +46,16 @@ def test_badges_launch_button_install_cells_readme_and_metadata_name_the_one_rep
         badge = f"https://colab.research.google.com/github/{OWNER_NAME}/blob/{BRANCH}/chapters/{path.name}"
         assert f"]({badge})" in first_cell(path), path.name
         setup = code_cells(path)[0]
-        assert f'REPOSITORY, BRANCH = "{REPOSITORY}", "{BRANCH}"' in setup, path.name
-        assert f'CLONE = Path("{COLAB_CLONE}")' in setup, path.name
+        assert f'REPOSITORY = "{REPOSITORY}"' in setup, path.name
+        assert f'BRANCH, CLONE = "{BRANCH}", Path("{COLAB_CLONE}")' in setup, path.name
     urls = set(re.findall(r"https://github\.com/[\w-]+/[\w-]+", readme + "".join(map(first_cell, CHAPTERS))))
     assert urls <= {REPOSITORY}, f"another address is typed in somewhere: {urls - {REPOSITORY}}"
 
 
 def _bootstrap(path: Path) -> str:
     """The lines of a chapter's first cell that run before the package can be imported."""
-    return code_cells(path)[0].split("\nimport torch")[0]
+    end = "    sys.path.insert(0, str(Path.cwd().parent))\n"
+    return code_cells(path)[0].split(end)[0] + end
 
 
 def test_the_first_cell_on_colab_without_network_says_what_failed(tmp_path):

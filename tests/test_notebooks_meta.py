@@ -106,3 +106,50 @@ def test_every_chapter_is_in_the_table_of_contents():
     for entry in listed:
         assert (ROOT / f"{entry}.ipynb").exists() or (ROOT / f"{entry}.md").exists(), (
             f"_toc.yml lists {entry}, which does not exist")
+
+
+#: The widest code line the book's page shows without cutting it off.
+CODE_WIDTH = 88
+#: The results chapters: they compute in package functions and glue in one hidden cell.
+RESULTS_CHAPTERS = [p for p in CHAPTERS if 6 <= int(p.name[:2])]
+GLUE_CALL = re.compile(r"\bglue(?:_all)?\(")
+
+
+def code_lines(nb: dict) -> list[str]:
+    """Every line a reader sees in a code box: code cells and fenced code in the markdown."""
+    fenced = re.findall(r"^```[^\n]*\n(.*?)^```", markdown(nb), flags=re.M | re.S)
+    return [line for text in [*code_cells(nb), *fenced] for line in text.splitlines()]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_code_lines_fit_the_page(path: Path):
+    wide = [line for line in code_lines(load(path)) if len(line) > CODE_WIDTH]
+    assert not wide, f"{len(wide)} code lines wider than {CODE_WIDTH} characters: {wide[:3]}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_exercises_close_the_chapter(path: Path):
+    cells = load(path)["cells"]
+    start = next(i for i, c in enumerate(cells)
+                 if c["cell_type"] == "markdown" and re.search(r"^## Exercises\s*$", source(c), re.M))
+    after = source(cells[start]).split("## Exercises", 1)[1]
+    after = re.sub(r"^```.*?^```", "", after, flags=re.M | re.S)  # code may hold "# " comments
+    later = [source(c) for c in cells[start + 1:]]
+    assert not re.search(r"^#{1,2} ", after, flags=re.M), "a section follows the exercises"
+    assert not later, "cells follow the exercises: exercises close a chapter"
+
+
+@pytest.mark.parametrize("path", RESULTS_CHAPTERS, ids=lambda p: p.name)
+def test_results_chapters_glue_in_one_hidden_cell(path: Path):
+    cells = [c for c in load(path)["cells"] if c["cell_type"] == "code"]
+    gluing = [c for c in cells if GLUE_CALL.search(source(c))]
+    assert len(gluing) == 1, f"{len(gluing)} cells glue numbers: glue in one place"
+    assert "remove-input" in gluing[0]["metadata"].get("tags", []), "the glue cell is bookkeeping: hide it"
+
+
+def test_every_chapter_is_numbered_in_the_navigation():
+    toc = (ROOT / "_toc.yml").read_text()
+    parts = re.split(r"^  - caption: ", toc, flags=re.M)[1:]
+    numbered = {entry for part in parts if re.search(r"^\s+numbered: true\s*$", part, flags=re.M)
+                for entry in re.findall(r"- file: (chapters/\S+)", part)}
+    assert numbered == {f"chapters/{p.stem}" for p in CHAPTERS}

@@ -30,7 +30,10 @@ SHOTS = ROOT / "_build" / "screenshots"
 CHAPTER = "chapters/03_attention_residual_learning.html"
 CHAPTERS = ["01_trunk", "02_soft_mask", "03_attention_residual_learning", "04_mask_activations",
             "05_networks", "06_training_cifar", "07_ablations", "08_noisy_labels", "09_imagenet",
-            "10_basic_units", "11_seeing_attention"]
+            "10_basic_units", "11_seeing_attention", "12_training_engineering"]
+#: Every page of the book besides the chapters.
+PAGES = ["book/intro.html", "book/notation.html", "book/reproducing.html", "book/instructors.html",
+         "book/references.html"]
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -184,3 +187,28 @@ def test_screenshots_are_not_blank(chromium, server, page):
         assert ImageStat.Stat(gray).stddev[0] > 20, "the screenshot is (almost) one flat colour"
         ink = sum(gray.histogram()[:200]) / (image.width * image.height)
         assert ink > 0.03, "almost nothing is drawn on the page"
+
+
+@pytest.mark.parametrize("page", [f"chapters/{c}.html" for c in CHAPTERS] + PAGES)
+def test_no_page_shows_a_warning_box(dom, page):
+    html = dom(page)
+    assert 'class="output stderr' not in html, "a cell printed to stderr (a warning box)"
+    printed = re.findall(r"\b\w*Warning: [^<]{0,80}", html)
+    assert not printed, f"a Python warning is shown on the page: {printed[0]}"
+    assert "admonition warning" not in html, "a warning admonition"
+
+
+def test_chapters_are_numbered_in_the_navigation(dom):
+    page = dom("book/notation.html")
+    for number, chapter in enumerate(CHAPTERS, start=1):
+        assert re.search(rf'href="[^"]*chapters/{chapter}\.html">\s*{number}\. ', page), (
+            f"chapter {chapter} is not numbered {number} in the navigation")
+
+
+@pytest.mark.parametrize("number", range(6, len(CHAPTERS) + 1))
+def test_figures_and_exercises_are_numbered_by_their_chapter(site: Path, number):
+    html = (site / "chapters" / f"{CHAPTERS[number - 1]}.html").read_text()
+    figures = re.findall(r'<span class="caption-number">Fig\. ([\d.]+) ', html)
+    exercises = set(re.findall(r"Exercise ([\d.]+)", html))
+    assert exercises and all(e.startswith(f"{number}.") for e in exercises), exercises
+    assert all(f.startswith(f"{number}.") for f in figures), figures

@@ -65,6 +65,7 @@ def test_paper_table_rows_put_paper_and_ours_side_by_side():
     assert [r["model"] for r in rows] == list(PAPER_TABLES["Table 6 (CIFAR-10)"])
     for row in rows:
         assert row["our params (M)"] == pytest.approx(row["paper params (M)"], rel=0.07)
+        assert str(row["our trunk layers"]) in row["model"]  # resnet164_cifar: 164, attention92_cifar: 92
     imagenet = {r["model"]: r for r in paper_table("Table 2 (ImageNet architectures)")}
     assert imagenet["attention56"]["our mult-adds (G)"] == pytest.approx(6.27, abs=0.01)
 

@@ -14,7 +14,7 @@ ASSIGNMENT = Assignment(
     number=6,
     title="Noise robustness under the label noise of Eq. 7 (Table 5)",
     filename="a6_noisy_labels.py",
-    chapter="Sec. 4.1, Noisy label robustness (Eq. 7, Table 5); chapter 8, Noisy labels (planned)",
+    chapter="Sec. 4.1, Noisy label robustness (Eq. 7, Table 5); chapter 8, Noisy labels",
     effort="2-3 hours",
     forbidden=("resattn_min.noisy_labels", "resattn_min.data.corrupt_labels"),
 )

@@ -40,14 +40,14 @@ def mixed_attention(x: Tensor) -> Tensor:
 
 def channel_attention(x: Tensor, eps: float = 1e-12) -> Tensor:
     """f2 (Eq. 5): each position's channel vector divided by its L2 norm (at least ``eps``)."""
-    # BEGIN SOLUTION: f2 -- divide x by the L2 norm over dim 1 (channels), clamped below at eps
+    # BEGIN SOLUTION: f2 -- Eq. 5 as part 1 states it; a non-zero position must come out of unit length
     return x / x.norm(p=2, dim=1, keepdim=True).clamp_min(eps)
     # END SOLUTION
 
 
 def spatial_attention(x: Tensor, eps: float = 1e-5) -> Tensor:
     """f3 (Eq. 6): a sigmoid of each channel's map standardised over its positions."""
-    # BEGIN SOLUTION: f3 -- mean and population variance over dims (2, 3), standardise, then a sigmoid
+    # BEGIN SOLUTION: f3 -- Eq. 6 as part 2 states it; a constant map must come out as 0.5 everywhere
     var, mean = torch.var_mean(x, dim=(2, 3), unbiased=False, keepdim=True)
     return torch.sigmoid((x - mean) / torch.sqrt(var + eps))
     # END SOLUTION

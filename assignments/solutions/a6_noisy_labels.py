@@ -1,5 +1,5 @@
 """Assignment 6 -- how robust is a model to label noise? (Sec. 4.1 "Noisy Label Robustness", Eq. 7,
-Table 5; the planned chapter 8).
+Table 5; chapter 8, Noisy labels).
 
 The paper trains on CIFAR-10 labels that were corrupted at random: a label ``y`` is kept with probability
 ``r`` (the clean label ratio) and otherwise moved to one of the other ``K - 1`` classes, each with

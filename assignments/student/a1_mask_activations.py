@@ -43,13 +43,15 @@ def mixed_attention(x: Tensor) -> Tensor:
 
 def channel_attention(x: Tensor, eps: float = 1e-12) -> Tensor:
     """f2 (Eq. 5): each position's channel vector divided by its L2 norm (at least ``eps``)."""
-    raise NotImplementedError("f2 -- divide x by the L2 norm over dim 1 (channels), clamped below at eps")
+    raise NotImplementedError(
+        "f2 -- Eq. 5 as part 1 states it; a non-zero position must come out of unit length"
+    )
 
 
 def spatial_attention(x: Tensor, eps: float = 1e-5) -> Tensor:
     """f3 (Eq. 6): a sigmoid of each channel's map standardised over its positions."""
     raise NotImplementedError(
-        "f3 -- mean and population variance over dims (2, 3), standardise, then a sigmoid"
+        "f3 -- Eq. 6 as part 2 states it; a constant map must come out as 0.5 everywhere"
     )
 
 

@@ -2,7 +2,7 @@
 # Replace every `raise NotImplementedError(...)` with your code; the docstrings say what to write.
 # ruff: noqa: F401 -- the imports are the ones the solution uses: yours may need them
 """Assignment 6 -- how robust is a model to label noise? (Sec. 4.1 "Noisy Label Robustness", Eq. 7,
-Table 5; the planned chapter 8).
+Table 5; chapter 8, Noisy labels).
 
 The paper trains on CIFAR-10 labels that were corrupted at random: a label ``y`` is kept with probability
 ``r`` (the clean label ratio) and otherwise moved to one of the other ``K - 1`` classes, each with

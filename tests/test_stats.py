@@ -1,0 +1,63 @@
+"""The book's one rule for comparing two test errors (``resattn_min.stats``)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from resattn_min.stats import Z95, compare_errors, standard_error
+
+
+def test_standard_error_of_one_rate_is_binomial():
+    assert standard_error(0.1, 10_000) == pytest.approx(0.003)
+    assert standard_error(0.0, 100) == 0.0
+
+
+def test_a_difference_has_sqrt_2_times_the_standard_error_of_one_rate():
+    one = 100 * standard_error(0.14, 10_000)
+    assert compare_errors(0.14, 0.14, 10_000).se == pytest.approx(math.sqrt(2) * one)
+
+
+def test_difference_is_b_minus_a_in_points_and_antisymmetric():
+    ab, ba = compare_errors(0.10, 0.12, 10_000), compare_errors(0.12, 0.10, 10_000)
+    assert ab.difference == pytest.approx(2.0) and ba.difference == pytest.approx(-2.0)
+    assert ab.se == ba.se and ab.resolved and ba.resolved
+    assert (ab.low, ab.high) == pytest.approx((-ba.high, -ba.low))
+
+
+def test_resolved_exactly_when_the_95_interval_excludes_zero():
+    se = compare_errors(0.14, 0.14, 10_000).se
+    just_in = compare_errors(0.14, 0.14 + 0.95 * Z95 * se / 100, 10_000)
+    just_out = compare_errors(0.14, 0.14 + 1.05 * Z95 * se / 100, 10_000)
+    assert just_in.verdict == "not resolved" and just_in.low < 0 < just_in.high
+    assert just_out.verdict == "resolved" and just_out.low > 0
+
+
+def test_a_0_73_point_gap_at_14_percent_on_10000_images_is_not_resolved():
+    # two networks near 14% error on CIFAR-10's 10,000 test images (Table 6 in chapter 7)
+    gap = compare_errors(0.1400, 0.1473, 10_000)
+    assert not gap.resolved and gap.interval.startswith("[-")
+
+
+def test_unequal_test_sets_and_row_columns():
+    c = compare_errors(0.2, 0.3, 1_000, 4_000)
+    assert c.se == pytest.approx(100 * math.sqrt(0.2 * 0.8 / 1_000 + 0.3 * 0.7 / 4_000))
+    row = c.row("b - a")
+    assert list(row) == ["b - a", "b - a: 95% interval", "b - a: verdict"]
+    assert row["b - a: verdict"] == "resolved"
+
+
+@pytest.mark.parametrize("bad", [14.0, -0.1])
+def test_a_percentage_or_a_negative_rate_is_refused(bad):
+    with pytest.raises(ValueError, match="fraction"):
+        compare_errors(bad, 0.1, 10_000)
+
+
+def test_two_equally_good_networks_are_resolved_about_5_percent_of_the_time():
+    g = torch.Generator().manual_seed(0)
+    n, p, trials = 10_000, 0.14, 4_000
+    draws = torch.binomial(torch.full((trials, 2), n * 1.0), torch.full((trials, 2), p), generator=g) / n
+    resolved = sum(compare_errors(a, b, n).resolved for a, b in draws.tolist())
+    assert 0.03 < resolved / trials < 0.07
