@@ -85,3 +85,19 @@ def test_the_campaign_is_issue_16s_runs():
     assert {e["options"].get("combination", "arl") for n, e in ledger["runs"].items()
             if e["model"] == "attention164_cifar"} == {"arl", "nal"}
     assert all(e["target_iterations"] == 160_000 for e in ledger["runs"].values())
+
+
+def test_the_learning_curves_of_unfinished_runs_are_not_ignored_by_git():
+    """The curves of paused runs are kept in git (results/campaign/runs); an ignore rule for the
+    scratch folder ``runs/`` must not swallow them, or a session's curves never reach the repository."""
+    import shutil
+    import subprocess
+
+    root = campaign.CURVES.parents[2]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    probe = campaign.CURVES / "attention92" / "metrics.csv"
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(probe)], cwd=root).returncode == 0
+    assert not ignored, f"{probe.relative_to(root)} is ignored by git"
+    scratch = subprocess.run(["git", "check-ignore", "-q", "runs/x/metrics.csv"], cwd=root)
+    assert scratch.returncode == 0, "the scratch folder runs/ should stay out of git"
