@@ -44,7 +44,7 @@ def timed(fn, steps=60, warmup=15):
 
 def parallel_forward(self, x):
     """Trunk and mask on two streams: they are independent until the merge."""
-    from resattn_min.attention_module import combine
+    from resattn_min.models.attention_module import combine
 
     x = self.pre(x)
     main = torch.cuda.current_stream()
@@ -62,7 +62,7 @@ def parallel_forward(self, x):
 def run(name, batch, amp, cl, graph, compile_, streams=False, unit_compile=False):
     import types
 
-    from resattn_min.attention_module import AttentionModule
+    from resattn_min.models.attention_module import AttentionModule
 
     torch.manual_seed(0)
     model = create_model(name).cuda()
@@ -71,7 +71,7 @@ def run(name, batch, amp, cl, graph, compile_, streams=False, unit_compile=False
             if isinstance(m, AttentionModule):
                 m.forward = types.MethodType(parallel_forward, m)
     if unit_compile:
-        from resattn_min.residual_unit import ResidualUnit
+        from resattn_min.models.residual_unit import ResidualUnit
 
         torch._dynamo.config.cache_size_limit = 64
         torch._dynamo.config.recompile_limit = 64
@@ -160,7 +160,7 @@ def check_streams(name="attention92_cifar"):
     """The two-stream forward/backward computes the same as the plain one."""
     import types
 
-    from resattn_min.attention_module import AttentionModule
+    from resattn_min.models.attention_module import AttentionModule
 
     torch.manual_seed(0)
     model = create_model(name).cuda()

@@ -28,8 +28,8 @@ import argparse
 import sys
 from dataclasses import fields, replace
 
-from .checkpoint import CheckpointError, load_checkpoint, load_weights, trained_config
-from .schedule import TrainConfig
+from .train.checkpoint import CheckpointError, load_checkpoint, load_weights, trained_config
+from .train.schedule import TrainConfig
 
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 _HELP = {
@@ -69,7 +69,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .trainer import train
+    from .train.loop import train
 
     train(_train_config(args), overwrite=args.overwrite)
     return 0
@@ -78,13 +78,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .data import find_cifar10
-    from .distributed import init_distributed
-    from .imagenet_data import LoaderStream
-    from .precision import resolve_amp
-    from .pretrained import WEIGHTS, shipped_entry, weights_path
-    from .resume import check_classes
-    from .trainer import build_model, evaluate, make_data
+    from .data.decoded import find_cifar10
+    from .data.imagenet import LoaderStream
+    from .models.pretrained import WEIGHTS, shipped_entry, weights_path
+    from .train.distributed import init_distributed
+    from .train.loop import build_model, evaluate, make_data
+    from .train.precision import resolve_amp
+    from .train.resume import check_classes
 
     info = init_distributed(args.device)
     path = weights_path(args.checkpoint) if args.checkpoint in WEIGHTS else Path(args.checkpoint)
@@ -116,7 +116,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run_bench
+    from .train.bench import run_bench
 
     run_bench(args.models or args.model, batch=args.batch, image_size=args.image_size, steps=args.steps,
               warmup=args.warmup, compile=args.compile, out=args.out, num_classes=args.num_classes,
@@ -125,7 +125,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench_data(args: argparse.Namespace) -> int:
-    from .data_bench import run_data_bench
+    from .train.data_bench import run_data_bench
 
     try:
         workers = tuple(int(w) for w in args.workers.split(","))
@@ -140,7 +140,7 @@ def _cmd_bench_data(args: argparse.Namespace) -> int:
 def _cmd_campaign(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from . import campaign
+    from .experiments import campaign
 
     path = Path(args.ledger) if args.ledger else campaign.LEDGER
     ledger = campaign.load_ledger(path)
@@ -166,7 +166,7 @@ def _cmd_campaign(args: argparse.Namespace) -> int:
 
 
 def _cmd_masks(args: argparse.Namespace) -> int:
-    from .mask_figure import write_mask_figure
+    from .analysis.mask_figure import write_mask_figure
 
     record = write_mask_figure(args.checkpoint, args.out, images=args.images, size=args.size,
                                device=args.device or "auto")
@@ -176,7 +176,7 @@ def _cmd_masks(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .report import PAPER_TABLES, paper_table
+    from .models.counting import PAPER_TABLES, paper_table
 
     for table in PAPER_TABLES:
         rows = paper_table(table, macs=not args.no_macs)
@@ -192,7 +192,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from .reproduce import list_experiments, reproduce
+    from .experiments.reproduce import list_experiments, reproduce
 
     if args.list or not args.names:
         print(list_experiments())
@@ -205,7 +205,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def _cmd_tables(args: argparse.Namespace) -> int:
-    from .runs_on_record import print_tables
+    from .analysis.runs_on_record import print_tables
 
     print_tables()
     return 0
@@ -308,9 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; returns the exit code."""
-    from .run_folder import RunFolderError
-    from .stopping import TrainingInterrupted
-    from .trainer import TrainingDiverged
+    from .train.loop import TrainingDiverged
+    from .train.run_folder import RunFolderError
+    from .train.stopping import TrainingInterrupted
 
     args = build_parser().parse_args(argv)
     try:

@@ -9,10 +9,10 @@ import shutil
 import pytest
 from _train_helpers import one_thread, tiny_config  # noqa: F401  (one_thread: an autouse fixture)
 
-from resattn_min.budget import MARGIN, Timing, evaluations_of, fit_scale
-from resattn_min.checkpoint import list_checkpoints, load_checkpoint
-from resattn_min.schedule import PRESETS, MultiStepSchedule
-from resattn_min.trainer import train
+from resattn_min.train.budget import MARGIN, Timing, evaluations_of, fit_scale
+from resattn_min.train.checkpoint import list_checkpoints, load_checkpoint
+from resattn_min.train.loop import train
+from resattn_min.train.schedule import PRESETS, MultiStepSchedule
 
 PAPER = PRESETS["cifar"].schedule  # 0.1, /10 at 64k and 96k, 160k iterations
 
@@ -84,7 +84,7 @@ def test_a_resumed_budgeted_run_keeps_its_schedule_instead_of_timing_again(tmp_p
     def no_timing(*_args, **_kwargs):
         raise AssertionError("a resumed run must not time its steps again")
 
-    monkeypatch.setattr("resattn_min.trainer.time_steps", no_timing)
+    monkeypatch.setattr("resattn_min.train.loop.time_steps", no_timing)
     again = train(_budgeted(tmp_path, "resumed", budget_minutes=1.0, resume="auto"))
     assert again.results["schedule_scale"] == first.results["schedule_scale"]
     assert again.results["budget"] == first.results["budget"]

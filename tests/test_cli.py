@@ -8,7 +8,7 @@ import pytest
 from _train_helpers import ENV, HERE, error_of, one_thread, write_config  # noqa: F401
 
 from resattn_min.__main__ import main
-from resattn_min.checkpoint import list_checkpoints
+from resattn_min.train.checkpoint import list_checkpoints
 
 
 def test_unknown_model_is_one_line_exit_2_before_any_work(tmp_path):

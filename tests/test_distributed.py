@@ -11,8 +11,8 @@ import pytest
 import torch
 from _train_helpers import one_thread, run_child, write_config  # noqa: F401
 
-from resattn_min.checkpoint import load_checkpoint
-from resattn_min.distributed import DistInfo, average_gradients, shard, wrap_model
+from resattn_min.train.checkpoint import load_checkpoint
+from resattn_min.train.distributed import DistInfo, average_gradients, shard, wrap_model
 
 
 def test_each_rank_takes_its_contiguous_slice_of_the_global_batch():
@@ -47,7 +47,7 @@ def _graph_step_rank(rank: int, store: str, out: str) -> None:
     """One rank of the CUDA-graph step's recipe without DDP: broadcast weights, own half batch, average."""
     import _tiny_models  # noqa: F401
 
-    from resattn_min.registry import create_model
+    from resattn_min.models.registry import create_model
 
     torch.distributed.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
     torch.manual_seed(rank)  # different initial weights on purpose: wrap_model must make them rank 0's
@@ -65,7 +65,7 @@ def _graph_step_rank(rank: int, store: str, out: str) -> None:
 def test_averaged_half_batch_gradients_are_the_global_batch_gradient(tmp_path):
     import _tiny_models  # noqa: F401
 
-    from resattn_min.registry import create_model
+    from resattn_min.models.registry import create_model
 
     torch.multiprocessing.spawn(_graph_step_rank, args=(str(tmp_path / "store"), str(tmp_path)), nprocs=2)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]

@@ -1,4 +1,4 @@
-"""Fig. 1 from a trained network (resattn_min.mask_figure): each stage's mask at its own resolution."""
+"""Fig. 1 from a trained network (analysis/mask_figure.py): each stage's mask at its own resolution."""
 
 import json
 from dataclasses import asdict
@@ -8,10 +8,10 @@ from test_data import make_folder
 
 from resattn_min import create_model
 from resattn_min.__main__ import main
-from resattn_min.checkpoint import save_checkpoint
-from resattn_min.mask_figure import mask_responses
-from resattn_min.masks import capture_masks
-from resattn_min.schedule import TrainConfig
+from resattn_min.analysis.mask_figure import mask_responses
+from resattn_min.models.mask_capture import capture_masks
+from resattn_min.train.checkpoint import save_checkpoint
+from resattn_min.train.schedule import TrainConfig
 
 
 def test_one_response_per_stage_at_the_masks_own_resolution():

@@ -9,8 +9,8 @@ import torch
 from _train_helpers import CHILD, ENV, error_of, one_thread, tiny_image_folder, write_config  # noqa: F401
 
 from resattn_min.__main__ import main
-from resattn_min.checkpoint import CheckpointError, load_checkpoint
-from resattn_min.reproduce import reproduce
+from resattn_min.experiments.reproduce import reproduce
+from resattn_min.train.checkpoint import CheckpointError, load_checkpoint
 
 #: The tiny test network in place of an experiment's model (flags given last win).
 TINY = ["--model", "tiny_attention_test", "--schedule", "none", "--lr", "0.1", "--milestones", "20,30",

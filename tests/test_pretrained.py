@@ -12,11 +12,11 @@ from _train_helpers import error_of
 
 from resattn_min import create_model
 from resattn_min.__main__ import main
-from resattn_min.checkpoint import load_checkpoint, trained_config
-from resattn_min.config import DATA_ROOT
-from resattn_min.masks import capture_masks
-from resattn_min.pretrained import WEIGHTS, WEIGHTS_DIR, WithPixelMean, pretrained_model, weights_path
-from resattn_min.runs_on_record import RESULTS, load_runs, load_trained
+from resattn_min.analysis.runs_on_record import RESULTS, load_runs, load_trained
+from resattn_min.env import DATA_ROOT
+from resattn_min.models.mask_capture import capture_masks
+from resattn_min.models.pretrained import WEIGHTS, WEIGHTS_DIR, WithPixelMean, pretrained_model, weights_path
+from resattn_min.train.checkpoint import load_checkpoint, trained_config
 
 ROOT = Path(__file__).resolve().parent.parent
 JPEG = DATA_ROOT / "cifar10-jpeg"

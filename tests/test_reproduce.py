@@ -8,8 +8,8 @@ import sys
 from _train_helpers import CHILD, ENV
 
 from resattn_min.__main__ import main
-from resattn_min.experiments import EXPERIMENTS
-from resattn_min.reproduce import reproduce, train_command
+from resattn_min.experiments.catalog import EXPERIMENTS
+from resattn_min.experiments.reproduce import reproduce, train_command
 
 #: The tiny registered test network in place of the experiment's model (flags given last win).
 TINY = ["--model", "tiny_attention_test", "--schedule", "none", "--lr", "0.1", "--milestones", "20,30",

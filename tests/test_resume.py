@@ -9,7 +9,7 @@ import time
 import torch
 from _train_helpers import CHILD, ENV, one_thread, run_child, write_config  # noqa: F401
 
-from resattn_min.checkpoint import list_checkpoints, load_checkpoint
+from resattn_min.train.checkpoint import list_checkpoints, load_checkpoint
 
 
 def final_state(run_dir):

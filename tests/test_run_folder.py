@@ -17,12 +17,12 @@ import pytest
 import torch
 from _train_helpers import CHILD, ENV, error_of, one_thread, run_child, tiny_config, write_config  # noqa: F401
 
-from resattn_min import trainer
 from resattn_min.__main__ import main
-from resattn_min.checkpoint import list_checkpoints, load_checkpoint
-from resattn_min.results import MetricsLog
-from resattn_min.run_folder import RunFolderError, claim_run_folder
-from resattn_min.trainer import TrainingDiverged, train
+from resattn_min.train import loop as trainer
+from resattn_min.train.checkpoint import list_checkpoints, load_checkpoint
+from resattn_min.train.loop import TrainingDiverged, train
+from resattn_min.train.results import MetricsLog
+from resattn_min.train.run_folder import RunFolderError, claim_run_folder
 
 
 def iterations(jsonl: Path) -> list[int]:
@@ -65,7 +65,7 @@ def test_a_second_run_in_a_folder_in_use_is_refused(tmp_path, capsys):
 
 
 def test_a_killed_run_leaves_no_lock_behind(tmp_path):
-    script = (f"import time\nfrom resattn_min.run_folder import claim_run_folder\n"
+    script = (f"import time\nfrom resattn_min.train.run_folder import claim_run_folder\n"
               f"with claim_run_folder({str(tmp_path)!r}, fresh=True):\n"
               "    print('held', flush=True)\n    time.sleep(120)\n")
     holder = subprocess.Popen([sys.executable, "-c", script], env=ENV, stdout=subprocess.PIPE, text=True)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from resattn_min.schedule import (
+from resattn_min.train.schedule import (
     PRESETS,
     QUICK_ITERATIONS,
     ConfigError,

@@ -1,12 +1,12 @@
-"""Stacked runs (resattn_min.stacked): n networks trained as one are n runs, each as if trained alone."""
+"""Stacked runs (train/stacked.py): n networks trained as one are n runs, each as if trained alone."""
 
 import _tiny_models  # noqa: F401  (registers the tiny models)
 import pytest
 import torch
 
 from resattn_min import create_model
-from resattn_min.fast_step import loss_and_correct
-from resattn_min.stacked import stack_images, stack_models, stack_size, stack_states, unstack_state
+from resattn_min.train.cuda_graph import loss_and_correct
+from resattn_min.train.stacked import stack_images, stack_models, stack_size, stack_states, unstack_state
 
 
 def _runs(name: str, n: int, **options) -> list[torch.nn.Module]:

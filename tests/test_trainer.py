@@ -7,10 +7,10 @@ import pytest
 import torch
 from _train_helpers import one_thread, tiny_config, tiny_image_folder  # noqa: F401  (one_thread: autouse)
 
-from resattn_min.checkpoint import list_checkpoints, load_checkpoint
 from resattn_min.data import make_cifar_streams
-from resattn_min.fast_step import FastPathUnavailable, GraphStep
-from resattn_min.trainer import TrainingDiverged, build_model, train
+from resattn_min.train.checkpoint import list_checkpoints, load_checkpoint
+from resattn_min.train.cuda_graph import FastPathUnavailable, GraphStep
+from resattn_min.train.loop import TrainingDiverged, build_model, train
 
 
 def test_quick_mode_run_learns_and_reports_final_iteration_error(tmp_path):
