@@ -29,7 +29,7 @@ import sys
 from dataclasses import fields, replace
 
 from .train.checkpoint import CheckpointError, load_checkpoint, load_weights, trained_config
-from .train.schedule import TrainConfig
+from .train.run_config import TrainConfig
 
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 _HELP = {

@@ -23,7 +23,7 @@ from resattn_min.models.cifar import CIFAR_TRUNKS, trunk_of
 from resattn_min.models.soft_mask import LocalConvMask, SoftMaskBranch
 from resattn_min.train.checkpoint import CheckpointError, load_weights, trained_config
 from resattn_min.train.loop import build_model
-from resattn_min.train.schedule import ConfigError, TrainConfig
+from resattn_min.train.run_config import ConfigError, TrainConfig
 
 CIFAR_ATTENTION = [n for n in list_models("attention*_cifar")]
 SHIPPED = sorted(p.name.removesuffix(".fp16.pt") for p in (RESULTS / "checkpoints").glob("*.fp16.pt"))

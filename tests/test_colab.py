@@ -19,7 +19,7 @@ from resattn_min import env, notebook
 from resattn_min.analysis.runs_on_record import load_runs
 from resattn_min.env import BRANCH, COLAB_CLONE, REPOSITORY, find_repository
 from resattn_min.notebook import choose_size, setup_chapter
-from resattn_min.train.schedule import TrainConfig
+from resattn_min.train.run_config import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))

@@ -11,7 +11,7 @@ from resattn_min.__main__ import main
 from resattn_min.analysis.mask_figure import mask_responses
 from resattn_min.models.mask_capture import capture_masks
 from resattn_min.train.checkpoint import save_checkpoint
-from resattn_min.train.schedule import TrainConfig
+from resattn_min.train.run_config import TrainConfig
 
 
 def test_one_response_per_stage_at_the_masks_own_resolution():

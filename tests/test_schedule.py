@@ -4,14 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from resattn_min.train.schedule import (
-    PRESETS,
-    QUICK_ITERATIONS,
-    ConfigError,
-    MultiStepSchedule,
-    TrainConfig,
-    preset,
-)
+from resattn_min.train.run_config import QUICK_ITERATIONS, ConfigError, TrainConfig
+from resattn_min.train.schedule import PRESETS, MultiStepSchedule, preset
 
 CONFIGS = Path(__file__).resolve().parent.parent / "resattn_min" / "configs"
 

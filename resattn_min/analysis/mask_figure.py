@@ -76,7 +76,7 @@ def write_mask_figure(checkpoint: str | Path, out: str | Path, *, images: int = 
     from ..train.distributed import init_distributed
     from ..train.loop import build_model
     from ..train.results import environment
-    from ..train.schedule import TrainConfig
+    from ..train.run_config import TrainConfig
 
     info = init_distributed(device)
     ckpt = load_checkpoint(checkpoint, info.device)

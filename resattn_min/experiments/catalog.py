@@ -23,7 +23,7 @@ class Experiment:
     options: dict = field(default_factory=dict)
 
     def config_overrides(self) -> dict:
-        """Fields of :class:`~resattn_min.train.schedule.TrainConfig` this experiment sets."""
+        """Fields of :class:`~resattn_min.train.run_config.TrainConfig` this experiment sets."""
         return {"model": self.model, **self.options}
 
 

@@ -24,7 +24,7 @@ from ..atomic import check_output_file, write_json
 from .cuda_graph import GraphStep
 from .loop import build_model, train_step
 from .results import environment
-from .schedule import TrainConfig
+from .run_config import TrainConfig
 from .stacked import stack_models, stack_size
 
 __all__ = ["run_bench", "time_variant", "agreement"]

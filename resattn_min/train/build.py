@@ -14,7 +14,7 @@ from ..data.imagenet import LoaderStream, imagenet_loaders
 from ..data.imagenet_gpu import ImageNetGPUStream
 from ..data.run_data import RunData
 from .distributed import DistInfo
-from .schedule import ConfigError, TrainConfig
+from .run_config import ConfigError, TrainConfig
 
 __all__ = ["model_source", "build_model", "make_data"]
 

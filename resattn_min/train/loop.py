@@ -54,8 +54,8 @@ from .distributed import DistInfo, all_reduce_sum, cleanup, init_distributed, sh
 from .precision import amp_name, loss_scaler, resolve_amp
 from .results import MetricsLog, TrainResult, environment, peak_memory, write_json
 from .resume import check_resume
+from .run_config import RunPlan, TrainConfig
 from .run_folder import claim_run_folder, is_fresh
-from .schedule import RunPlan, TrainConfig
 from .stopping import StopOnSignal, non_finite_state
 
 __all__ = [

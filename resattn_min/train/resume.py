@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .checkpoint import CheckpointError
-from .schedule import TrainConfig
+from .run_config import TrainConfig
 
 __all__ = ["MODEL_OPTIONS", "check_resume", "check_classes"]
 
