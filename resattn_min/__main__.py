@@ -81,10 +81,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .data.decoded import find_cifar10
     from .data.imagenet import LoaderStream
     from .models.pretrained import WEIGHTS, shipped_entry, weights_path
+    from .train.build import build_model, make_data
     from .train.distributed import init_distributed
-    from .train.loop import build_model, evaluate, make_data
     from .train.precision import resolve_amp
     from .train.resume import check_classes
+    from .train.step import evaluate
 
     info = init_distributed(args.device)
     path = weights_path(args.checkpoint) if args.checkpoint in WEIGHTS else Path(args.checkpoint)

@@ -84,7 +84,7 @@ def test_a_resumed_budgeted_run_keeps_its_schedule_instead_of_timing_again(tmp_p
     def no_timing(*_args, **_kwargs):
         raise AssertionError("a resumed run must not time its steps again")
 
-    monkeypatch.setattr("resattn_min.train.loop.time_steps", no_timing)
+    monkeypatch.setattr("resattn_min.train.budget.time_steps", no_timing)
     again = train(_budgeted(tmp_path, "resumed", budget_minutes=1.0, resume="auto"))
     assert again.results["schedule_scale"] == first.results["schedule_scale"]
     assert again.results["budget"] == first.results["budget"]

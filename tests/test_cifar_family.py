@@ -21,8 +21,8 @@ from resattn_min import (
 from resattn_min.analysis.runs_on_record import RESULTS, load_trained
 from resattn_min.models.cifar import CIFAR_TRUNKS, trunk_of
 from resattn_min.models.soft_mask import LocalConvMask, SoftMaskBranch
+from resattn_min.train.build import build_model
 from resattn_min.train.checkpoint import CheckpointError, load_weights, trained_config
-from resattn_min.train.loop import build_model
 from resattn_min.train.run_config import ConfigError, TrainConfig
 
 CIFAR_ATTENTION = [n for n in list_models("attention*_cifar")]

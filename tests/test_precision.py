@@ -14,8 +14,8 @@ from resattn_min.train.cuda_graph import (
     device_side_sgd,
     loss_and_correct,
 )
-from resattn_min.train.loop import train_step
 from resattn_min.train.precision import AMP_CHOICES, amp_name, loss_scaler, resolve_amp
+from resattn_min.train.step import train_step
 
 CUDA, CPU = torch.device("cuda"), torch.device("cpu")
 

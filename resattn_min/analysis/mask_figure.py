@@ -72,9 +72,9 @@ def write_mask_figure(checkpoint: str | Path, out: str | Path, *, images: int = 
 
     from ..data.decoded import _split_dir
     from ..data.imagenet import IMAGENET_MEAN, IMAGENET_STD, imagenet_transforms
+    from ..train.build import build_model
     from ..train.checkpoint import load_checkpoint, load_weights, trained_config
     from ..train.distributed import init_distributed
-    from ..train.loop import build_model
     from ..train.results import environment
     from ..train.run_config import TrainConfig
 

@@ -3,9 +3,10 @@
 ``python -m resattn_min bench --model attention92_cifar --batch 64 --image-size 32 --steps 100``
 
 Variants (``--variants``; on a GPU): ``eager`` fp32 (the textbook step), ``eager-bf16`` (autocast and
-channels-last), ``graph`` (bf16 + channels-last, the whole step as one CUDA graph, ``fast_step.GraphStep``)
-and ``compile`` (the graph of a ``torch.compile``'d model). ``--stack 1,3,6`` times the graph variants
-also on several runs stacked into one network (``resattn_min.train.stacked``). Each runs on random data after
+channels-last), ``graph`` (bf16 + channels-last, the whole step as one CUDA graph,
+``cuda_graph.CudaGraphStep``) and ``compile`` (the graph of a ``torch.compile``'d model). ``--stack 1,3,6``
+times the graph variants also on several runs stacked into one network (``stacked.py``). Each runs on
+random data after
 untimed warm-up steps; CUDA events time every step and the median is reported. A short agreement check
 trains copies of the same model with the eager bf16 step and with the graph step on the same batches and
 reports how far their losses drift apart.
@@ -21,11 +22,12 @@ from pathlib import Path
 import torch
 
 from ..atomic import check_output_file, write_json
-from .cuda_graph import GraphStep
-from .loop import build_model, train_step
+from .build import build_model
+from .cuda_graph import CudaGraphStep
 from .results import environment
 from .run_config import TrainConfig
 from .stacked import stack_models, stack_size
+from .step import train_step
 
 __all__ = ["run_bench", "time_variant", "agreement"]
 
@@ -45,7 +47,7 @@ def time_variant(model: torch.nn.Module, step, batch: int, image_size: int, num_
                  warmup: int, channels_last: bool) -> dict:
     """Median milliseconds per step, images per second and peak memory of ``step`` on random batches.
 
-    A stacked model (``resattn_min.train.stacked``) of ``n`` runs gets ``n`` batches per step, counted as
+    A stacked model (``stacked.py``) of ``n`` runs gets ``n`` batches per step, counted as
     ``n * batch`` images. ``first_step_s`` is the wall time of the first step: capture and compilation.
     """
     device = next(model.parameters()).device
@@ -94,7 +96,7 @@ def agreement(name: str, batch: int, image_size: int, num_classes: int, steps: i
     eager_model = _model(name, num_classes, device, True)
     graph_model = copy.deepcopy(eager_model)
     eager_opt = _optimizer(eager_model)
-    graph = GraphStep(graph_model, _optimizer(graph_model), torch.bfloat16, channels_last=True)
+    graph = CudaGraphStep(graph_model, _optimizer(graph_model), torch.bfloat16, channels_last=True)
     gen = torch.Generator(device=device).manual_seed(1)
     eager_losses, graph_losses = [], []
     for _ in range(steps):
@@ -122,7 +124,7 @@ def run_bench(models: str, batch: int = 64, image_size: int = 32, steps: int = 5
     """Time each variant for each of the comma-separated ``models``; print a table, write JSON.
 
     ``stacks`` (e.g. ``"1,3,6"``) also times the CUDA-graph variants on that many runs stacked into one
-    network (``resattn_min.train.stacked``); the eager variants are timed on one run.
+    network (``stacked.py``); the eager variants are timed on one run.
     """
     if min(batch, image_size, steps) < 1 or warmup < 0:
         raise ValueError(f"--batch, --image-size and --steps must be at least 1 and --warmup at least 0, got "
@@ -153,7 +155,7 @@ def run_bench(models: str, batch: int = 64, image_size: int = 32, steps: int = 5
                 forward = torch.compile(model) if comp else model
                 amp = torch.bfloat16 if fast else None
                 if graph:
-                    step = GraphStep(forward, opt, amp, channels_last=True)
+                    step = CudaGraphStep(forward, opt, amp, channels_last=True)
                 else:
                     def step(x, y, lr, forward=forward, opt=opt, amp=amp):
                         return train_step(forward, opt, x, y, lr, amp)

@@ -19,14 +19,18 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import Tensor
 
+from .checkpoint import rng_state, set_rng_state
+from .distributed import DistInfo, all_reduce_sum, shard
+from .run_config import RunPlan, TrainConfig
 from .schedule import MultiStepSchedule
 
-__all__ = ["Timing", "evaluations_of", "fit_scale", "time_steps", "time_evaluation", "time_call"]
+__all__ = ["Timing", "evaluations_of", "fit_scale", "time_steps", "time_evaluation", "time_call",
+           "fit_budget", "fitted_plan"]
 
 #: The share of the budget the steps and evaluations may plan for; the rest absorbs checkpoints, logging
 #: and the variation of step times.
@@ -119,3 +123,35 @@ def time_call(call: Callable[[], object]) -> float:
     start = time.perf_counter()
     call()
     return time.perf_counter() - start
+
+
+def fitted_plan(cfg: TrainConfig, scale: float) -> RunPlan:
+    """The plan of ``cfg`` with the schedule scale its budget allows."""
+    return replace(cfg, budget_minutes=None, schedule_scale=scale).plan()
+
+
+def fit_budget(cfg: TrainConfig, step, data, info: DistInfo, sharded: bool, test, save_probe,
+                start_time: float) -> dict:
+    """Time the step, an evaluation and a checkpoint (``save_probe``), then pick the scale that fits
+    ``cfg.budget_minutes`` (``budget.py``).
+
+    The timed steps move the data stream and the random generators on: both are put back here; the
+    caller puts the weights back.
+    """
+    position, generators = data.train.state_dict(), rng_state()
+    batches = ((x, y) if sharded else (shard(x, info), shard(y, info)) for x, y in data.train)
+    paper = fitted_plan(cfg, 1.0).schedule
+    measured = torch.tensor([time_steps(step, batches, paper.lr, info.device) / info.world_size,
+                             time_evaluation(test, data.test, info.device) / info.world_size,
+                             time_call(save_probe) if info.is_main else 0.0], dtype=torch.float64)
+    step_s, eval_s, ckpt_s = all_reduce_sum(measured.to(info.device), info).tolist()  # only rank 0 saves
+    data.train.load_state_dict(position)
+    set_rng_state(generators)
+    timing = Timing(step_s, eval_s, time.perf_counter() - start_time, ckpt_s)
+    scale = fit_scale(cfg.budget_minutes * 60, timing, paper, cfg.eval_every, cfg.ckpt_every)
+    if info.is_main:
+        print(f"budget {cfg.budget_minutes:g} min: {1000 * step_s:.1f} ms a step, {eval_s:.1f} s an "
+              f"evaluation, {ckpt_s:.2f} s a checkpoint, {timing.spent_s:.0f} s spent before training -> "
+              f"{round(paper.total * scale):,} of the paper's {paper.total:,} iterations "
+              f"({100 * scale:.3g}% of its schedule)", flush=True)
+    return {"minutes": cfg.budget_minutes, "scale": scale, **timing.as_dict()}

@@ -31,8 +31,8 @@ from torch import Tensor, nn
 
 from .distributed import average_gradients
 
-__all__ = ["FastPathUnavailable", "GraphStep", "TrainingSnapshot", "backward_and_update", "device_side_sgd",
-           "loss_and_correct"]
+__all__ = ["FastPathUnavailable", "CudaGraphStep", "TrainingSnapshot", "backward_and_update",
+           "device_side_sgd", "loss_and_correct"]
 
 
 def loss_and_correct(logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
@@ -104,7 +104,7 @@ class FastPathUnavailable(RuntimeError):
     """The CUDA-graph step cannot run here (no GPU, or a model wrapped in DistributedDataParallel)."""
 
 
-class GraphStep:
+class CudaGraphStep:
     """A drop-in for ``train_step``: ``step(images, labels, lr) -> (loss, correct)``, replaying one graph.
 
     The graph is captured at the first call, for that batch's shape. The returned tensors are the graph's

@@ -1,10 +1,10 @@
 """Training as in the paper: SGD over an endless stream of batches, counted in iterations.
 
 ``train(TrainConfig(...))`` is the one entry point (notebooks and ``python -m resattn_min train``). The
-loop below is the whole algorithm; the fast GPU step (one CUDA graph per step) lives in ``fast_step.py``,
-mixed precision in ``precision.py``, a run fitted to a time budget in ``budget.py``, the model and data a
-config builds in ``build.py``, several GPUs in ``distributed.py``, checkpoints in ``checkpoint.py``, run
-files in ``results.py``.
+loop below is the whole algorithm; one step and one evaluation live in ``step.py`` (the fast GPU step,
+one CUDA graph per step, in ``cuda_graph.py``), mixed precision in ``precision.py``, a run fitted to a
+time budget in ``budget.py``, the model and data a config builds in ``build.py``, several GPUs in
+``distributed.py``, checkpoints in ``checkpoint.py``, run files in ``results.py``.
 
 The test split is evaluated only to *report* progress and the final result: the error we quote is that of
 the final iteration's weights. No checkpoint is ever chosen by its test error (that would tune on the test
@@ -14,24 +14,20 @@ set, which the paper's numbers do not do).
 from __future__ import annotations
 
 import math
-import os
-import random
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import torch
-from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ..atomic import write_atomic
 from ..data.bad_images import BadImageError
 from ..data.imagenet import LoaderStream
 from ..models.counting import architecture_of
-from .budget import Timing, fit_scale, time_call, time_evaluation, time_steps
+from .budget import fit_budget, fitted_plan
 from .build import build_model, make_data, model_source
 from .checkpoint import (
     find_resume_checkpoint,
@@ -39,93 +35,24 @@ from .checkpoint import (
     load_optimizer_state,
     load_weights,
     optimizer_state,
-    rng_state,
     save_checkpoint,
     set_rng_state,
 )
-from .cuda_graph import (
-    FastPathUnavailable,
-    GraphStep,
-    TrainingSnapshot,
-    backward_and_update,
-    loss_and_correct,
-)
+from .cuda_graph import CudaGraphStep, TrainingSnapshot
 from .distributed import DistInfo, all_reduce_sum, cleanup, init_distributed, shard, wrap_model
 from .precision import amp_name, loss_scaler, resolve_amp
 from .results import MetricsLog, TrainResult, environment, peak_memory, write_json
 from .resume import check_resume
-from .run_config import RunPlan, TrainConfig
+from .run_config import TrainConfig
 from .run_folder import claim_run_folder, is_fresh
+from .step import evaluate, make_step, seed_everything
 from .stopping import StopOnSignal, non_finite_state
 
-__all__ = [
-    "TrainConfig", "TrainingDiverged", "train", "train_step", "evaluate", "build_model", "make_data",
-    "model_source", "seed_everything",
-]
+__all__ = ["TrainingDiverged", "train"]
 
 
 class TrainingDiverged(RuntimeError):
     """The training loss, weights or momentum became NaN or infinite; the diverged state was not saved."""
-
-
-def seed_everything(seed: int, deterministic: bool) -> None:
-    """Seed Python, numpy and torch; in deterministic mode, use deterministic kernels wherever they exist.
-
-    On a CPU this makes two runs bitwise equal. On a GPU a few backward kernels our networks use
-    (bilinear upsampling, adaptive average pooling) have no deterministic CUDA version: PyTorch warns
-    about them instead of stopping the run.
-    """
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS needs it to be deterministic
-    torch.use_deterministic_algorithms(deterministic, warn_only=True)
-    torch.backends.cudnn.benchmark = not deterministic  # fixed shapes: autotuning pays off
-
-
-def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: Tensor, labels: Tensor, lr: float,
-               amp_dtype: torch.dtype | None = None,
-               scaler: torch.amp.GradScaler | None = None) -> tuple[Tensor, Tensor]:
-    """One SGD step on one batch; returns the loss and the number of correct predictions (on the device).
-
-    ``amp_dtype`` runs the forward pass in autocast; float16 needs a loss ``scaler`` (``precision.py``).
-    """
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-    with torch.autocast(images.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-        logits = model(images)
-    loss, correct = loss_and_correct(logits, labels)
-    optimizer.zero_grad(set_to_none=True)
-    backward_and_update(loss, optimizer, scaler)
-    return loss.detach(), correct
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, batches, device: torch.device, amp_dtype: torch.dtype | None = None,
-             channels_last: bool = False, info: DistInfo = DistInfo(),
-             sharded: bool = False) -> tuple[float, int]:
-    """Top-1 error of ``model`` over one pass of ``batches`` and the number of images (all ranks together).
-
-    Every rank takes every ``world_size``-th image of each batch, unless the batches are already this
-    rank's share (``sharded``: the ImageNet loaders shard the files).
-    """
-    rank, world = (0, 1) if sharded else (info.rank, info.world_size)
-    was_training = model.training
-    model.eval()
-    counts = torch.zeros(2, dtype=torch.int64, device=device)  # wrong, seen
-    for images, labels in batches:
-        images = images[rank::world].to(device, non_blocking=True)  # strided: short batches split too
-        labels = labels[rank::world].to(device, non_blocking=True)
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-            logits = model(images)
-        counts[0] += (logits.argmax(1) != labels).sum()
-        counts[1] += len(labels)
-    model.train(was_training)
-    wrong, seen = all_reduce_sum(counts, info).tolist()
-    return wrong / max(seen, 1), seen
 
 
 def train(config: TrainConfig, data=None, *, overwrite: bool = False) -> TrainResult:
@@ -174,7 +101,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
     if ckpt is not None:  # "auto" in a run folder without checkpoints starts afresh
         if cfg.budget_minutes and ckpt.get("budget"):  # the run's own scale, not a new measurement
             budget = ckpt["budget"]
-            plan = _fitted(cfg, budget["scale"])
+            plan = fitted_plan(cfg, budget["scale"])
         check_resume(ckpt, cfg, plan.schedule.total, model)
         load_weights(model, ckpt)
         load_optimizer_state(optimizer, ckpt["optimizer"])
@@ -190,7 +117,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
     graph_ddp = cfg.cuda_graph and info.enabled and device.type == "cuda"
     net = wrap_model(model, info, cfg.sync_bn, ddp=not graph_ddp)
     forward = torch.compile(net) if cfg.compile else net
-    step = _make_step(cfg, forward, optimizer, amp_dtype, channels_last, info, scaler)
+    step = make_step(cfg, forward, optimizer, amp_dtype, channels_last, info, scaler)
     sharded = isinstance(data.train, LoaderStream)  # DataLoaders read each rank's own files
 
     def test(batches=data.test) -> tuple[float, int]:  # reporting only: no decision is taken on it
@@ -204,10 +131,10 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
             state = {"model": model.state_dict(), "optimizer": optimizer_state(optimizer)}
             write_atomic(probe, lambda f: torch.save(state, f))
 
-        budget = _fit_budget(cfg, step, data, info, sharded, test, save_probe, start_time)
+        budget = fit_budget(cfg, step, data, info, sharded, test, save_probe, start_time)
         probe.unlink(missing_ok=True)
         snapshot.restore()
-        plan = _fitted(cfg, budget["scale"])
+        plan = fitted_plan(cfg, budget["scale"])
     schedule = plan.schedule
     metrics = MetricsLog(run_dir, resume_iteration=resumed, write=main)
     if main:
@@ -306,7 +233,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
         "schedule": schedule.state_dict(), "schedule_scale": plan.scale, "batch_size": recipe.batch_size,
         "momentum": recipe.momentum, "weight_decay": recipe.weight_decay, "nesterov": recipe.nesterov,
         "amp": amp_name(amp_dtype), "budget": budget, "channels_last": channels_last, "compile": cfg.compile,
-        "cuda_graph": isinstance(step, GraphStep), "world_size": info.world_size, "noise": data.noise,
+        "cuda_graph": isinstance(step, CudaGraphStep), "world_size": info.world_size, "noise": data.noise,
         "architecture": architecture_of(model),
         "wall_time_s": time.perf_counter() - start_time,
         "train_images_per_s": trained / train_time if train_time else None,
@@ -320,55 +247,3 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
         print(f"final-iteration test error {100 * test_error:.2f}% on {test_images} test images "
               f"({data.source}); results in {run_dir / 'results.json'}", flush=True)
     return TrainResult(run_dir, test_error, metrics.rows, results, model)
-
-
-def _fitted(cfg: TrainConfig, scale: float) -> RunPlan:
-    """The plan of ``cfg`` with the schedule scale its budget allows."""
-    return replace(cfg, budget_minutes=None, schedule_scale=scale).plan()
-
-
-def _fit_budget(cfg: TrainConfig, step, data, info: DistInfo, sharded: bool, test, save_probe,
-                start_time: float) -> dict:
-    """Time the step, an evaluation and a checkpoint (``save_probe``), then pick the scale that fits
-    ``cfg.budget_minutes`` (``budget.py``).
-
-    The timed steps move the data stream and the random generators on: both are put back here; the
-    caller puts the weights back.
-    """
-    position, generators = data.train.state_dict(), rng_state()
-    batches = ((x, y) if sharded else (shard(x, info), shard(y, info)) for x, y in data.train)
-    paper = _fitted(cfg, 1.0).schedule
-    measured = torch.tensor([time_steps(step, batches, paper.lr, info.device) / info.world_size,
-                             time_evaluation(test, data.test, info.device) / info.world_size,
-                             time_call(save_probe) if info.is_main else 0.0], dtype=torch.float64)
-    step_s, eval_s, ckpt_s = all_reduce_sum(measured.to(info.device), info).tolist()  # only rank 0 saves
-    data.train.load_state_dict(position)
-    set_rng_state(generators)
-    timing = Timing(step_s, eval_s, time.perf_counter() - start_time, ckpt_s)
-    scale = fit_scale(cfg.budget_minutes * 60, timing, paper, cfg.eval_every, cfg.ckpt_every)
-    if info.is_main:
-        print(f"budget {cfg.budget_minutes:g} min: {1000 * step_s:.1f} ms a step, {eval_s:.1f} s an "
-              f"evaluation, {ckpt_s:.2f} s a checkpoint, {timing.spent_s:.0f} s spent before training -> "
-              f"{round(paper.total * scale):,} of the paper's {paper.total:,} iterations "
-              f"({100 * scale:.3g}% of its schedule)", flush=True)
-    return {"minutes": cfg.budget_minutes, "scale": scale, **timing.as_dict()}
-
-
-def _make_step(cfg: TrainConfig, forward: nn.Module, optimizer: torch.optim.Optimizer,
-               amp_dtype: torch.dtype | None, channels_last: bool, info: DistInfo,
-               scaler: torch.amp.GradScaler | None = None):
-    """The eager :func:`train_step`, or the CUDA-graph step when asked for and possible."""
-    if cfg.cuda_graph:
-        try:
-            return GraphStep(forward, optimizer, amp_dtype, channels_last, distributed=info.enabled,
-                             scaler=scaler)
-        except FastPathUnavailable as err:
-            if info.is_main:
-                print(f"note: {err}; using the eager step", flush=True)
-
-    def step(images: Tensor, labels: Tensor, lr: float) -> tuple[Tensor, Tensor]:
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        return train_step(forward, optimizer, images, labels, lr, amp_dtype, scaler)
-
-    return step
