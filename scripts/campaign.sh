@@ -33,7 +33,7 @@ for action in "$@"; do
         if pgrep -f "resattn_min reproduce" >/dev/null; then echo "already training"; continue; fi
         pgrep -x nvidia-cuda-mps >/dev/null || { mkdir -p /tmp/mps /tmp/mps-log; nvidia-cuda-mps-control -d; }
         setsid nohup python3 -m resattn_min reproduce $CAMPAIGN_RUNS --dataset "$STAGE/cifar10-jpeg" \
-            --runs-dir "$RUNS" --parallel 8 --deadline "${action#start:}" \
+            --run-dir "$RUNS" --parallel 8 --deadline "${action#start:}" \
             --extra --compile --ckpt-every 2000 --keep-checkpoints 1 >"$RUNS/../campaign.log" 2>&1 </dev/null &
         sleep 5
         ;;

@@ -14,7 +14,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]  # the tiny models, and the package
 
 import _tiny_models  # noqa: E402,F401  (registers the models)
 
-from resattn_min.__main__ import main  # noqa: E402
+from resattn_min.cli import main  # noqa: E402
 from resattn_min.train import step as trainer  # noqa: E402
 
 if os.environ.get("RESATTN_TEST_STEP_DELAY"):

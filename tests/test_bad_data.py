@@ -10,7 +10,7 @@ from _train_helpers import error_of, one_thread, tiny_image_folder, write_config
 from PIL import Image
 from torchvision.datasets import ImageFolder
 
-from resattn_min.__main__ import main
+from resattn_min.cli import main
 from resattn_min.data import load_image_tensors
 from resattn_min.data.bad_images import BadImageError
 from resattn_min.data.imagenet import ResumableSampler

@@ -7,7 +7,7 @@ import sys
 import pytest
 from _train_helpers import ENV, HERE, error_of, one_thread, write_config  # noqa: F401
 
-from resattn_min.__main__ import main
+from resattn_min.cli import main
 from resattn_min.train.checkpoint import list_checkpoints
 
 

@@ -7,8 +7,8 @@ import torch
 from test_data import make_folder
 
 from resattn_min import create_model
-from resattn_min.__main__ import main
 from resattn_min.analysis.mask_figure import mask_responses
+from resattn_min.cli import main
 from resattn_min.models.mask_capture import capture_masks
 from resattn_min.train.checkpoint import save_checkpoint
 from resattn_min.train.run_config import TrainConfig

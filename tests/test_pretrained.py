@@ -11,8 +11,8 @@ import torch
 from _train_helpers import error_of
 
 from resattn_min import create_model
-from resattn_min.__main__ import main
 from resattn_min.analysis.runs_on_record import RESULTS, load_runs, load_trained
+from resattn_min.cli import main
 from resattn_min.env import DATA_ROOT
 from resattn_min.models.mask_capture import capture_masks
 from resattn_min.models.pretrained import WEIGHTS, WEIGHTS_DIR, WithPixelMean, pretrained_model, weights_path

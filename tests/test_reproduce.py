@@ -7,7 +7,7 @@ import sys
 
 from _train_helpers import CHILD, ENV
 
-from resattn_min.__main__ import main
+from resattn_min.cli import main
 from resattn_min.experiments.catalog import EXPERIMENTS
 from resattn_min.experiments.reproduce import reproduce, train_command
 

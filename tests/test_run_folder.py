@@ -17,7 +17,7 @@ import pytest
 import torch
 from _train_helpers import CHILD, ENV, error_of, one_thread, run_child, tiny_config, write_config  # noqa: F401
 
-from resattn_min.__main__ import main
+from resattn_min.cli import main
 from resattn_min.train import loop as trainer
 from resattn_min.train.checkpoint import list_checkpoints, load_checkpoint
 from resattn_min.train.loop import TrainingDiverged, train

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from resattn_min.__main__ import main
 from resattn_min.analysis.runs_on_record import (
     GROUPS,
     RESULTS,
@@ -16,6 +15,7 @@ from resattn_min.analysis.runs_on_record import (
     shared_recipe,
     single_crop_errors,
 )
+from resattn_min.cli import main
 from resattn_min.env import DATA_ROOT
 
 RECORD = ("command", "device", "date", "git_commit", "torch", "test_error", "iterations", "schedule_scale",

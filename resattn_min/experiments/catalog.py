@@ -1,8 +1,8 @@
 """The paper's experiments as named runs: the single place that says what each table row trains.
 
-``python -m resattn_min reproduce --list`` shows them; ``reproduce NAME --dataset PATH --scale S`` runs
-one with the paper's CIFAR recipe (scaled by ``S`` when the GPU budget is short, recorded in the results).
-Every row keeps the paper's number beside it, so the results chapters can put ours next to theirs.
+``python -m resattn_min reproduce --list`` shows them; ``reproduce NAME --dataset PATH --schedule-scale S``
+runs one with the paper's CIFAR recipe (scaled by ``S`` when the GPU budget is short, recorded in the
+results). Every row keeps the paper's number beside it, so the results chapters can put ours next to theirs.
 """
 
 from __future__ import annotations

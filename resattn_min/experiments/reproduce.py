@@ -1,9 +1,9 @@
 """Run the paper's experiments (``experiments.py``) side by side, one training process each.
 
-``python -m resattn_min reproduce attention92 resnet164 --dataset data/cifar10-jpeg --scale 0.1``
+``python -m resattn_min reproduce attention92 resnet164 --dataset data/cifar10-jpeg --schedule-scale 0.1``
 
 Every experiment is an ordinary ``python -m resattn_min train`` process with ``--resume auto`` in its own
-folder under ``--runs-dir``, its output appended to ``log.txt`` there. Up to ``--parallel`` run at once:
+folder under ``--run-dir``, its output appended to ``log.txt`` there. Up to ``--parallel`` run at once:
 one small CIFAR network leaves most of a large GPU idle (its step is many tiny kernels), so several
 processes share it. A run that is stopped (``--deadline``, a lost machine, Ctrl-C) continues from its
 last checkpoint the next time the same command is given; a finished run (``results.json``) is skipped.

@@ -1,6 +1,6 @@
 """Time the training step: the plain eager fp32 step against the fast path, in the same run.
 
-``python -m resattn_min bench --model attention92_cifar --batch 64 --image-size 32 --steps 100``
+``python -m resattn_min bench --model attention92_cifar --batch-size 64 --image-size 32 --steps 100``
 
 Variants (``--variants``; on a GPU): ``eager`` fp32 (the textbook step), ``eager-bf16`` (autocast and
 channels-last), ``graph`` (bf16 + channels-last, the whole step as one CUDA graph,
@@ -127,8 +127,8 @@ def run_bench(models: str, batch: int = 64, image_size: int = 32, steps: int = 5
     network (``stacked.py``); the eager variants are timed on one run.
     """
     if min(batch, image_size, steps) < 1 or warmup < 0:
-        raise ValueError(f"--batch, --image-size and --steps must be at least 1 and --warmup at least 0, got "
-                         f"{batch}, {image_size}, {steps} and {warmup}")
+        raise ValueError(f"--batch-size, --image-size and --steps must be at least 1 and --warmup at least "
+                         f"0, got {batch}, {image_size}, {steps} and {warmup}")
     if out:
         check_output_file(out)  # before the benchmark, not after it
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

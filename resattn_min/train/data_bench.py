@@ -69,8 +69,8 @@ def run_data_bench(dataset: str | Path, batch: int = 64, image_size: int = 160,
                    out: str | Path | None = "runs/bench_data.json", data_root: Path | None = None) -> dict:
     """Time both suppliers; print a line each, write JSON."""
     if min(batch, image_size, batches) < 1 or min(workers) < 0:
-        raise ValueError(f"--batch, --image-size and --batches must be at least 1 and --workers at least 0, "
-                         f"got {batch}, {image_size}, {batches} and {list(workers)}")
+        raise ValueError(f"--batch-size, --image-size and --batches must be at least 1 and --workers at "
+                         f"least 0, got {batch}, {image_size}, {batches} and {list(workers)}")
     if out:
         check_output_file(out)  # before the benchmark, not after it
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
