@@ -1,8 +1,9 @@
 """resattn-min: the Residual Attention Network (Wang et al., CVPR 2017), built to be read and reproduced."""
 
+from .analysis.paper_tables import paper_table
 from .models.attention_module import AttentionModule, combine
 from .models.cifar import attention_cifar, modules_for_depth
-from .models.counting import architecture_of, count_macs, count_parameters, paper_table, trunk_depth
+from .models.counting import architecture_of, count_macs, count_parameters, trunk_depth
 from .models.imagenet import attention_imagenet
 from .models.mask_activation import ChannelAttention, MixedAttention, SpatialAttention, get_activation
 from .models.mask_capture import capture_masks

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from resattn_min import count_macs, count_parameters, create_model, list_models
-from resattn_min.models.counting import PAPER_TABLES, paper_table
+from resattn_min.analysis.paper_tables import PAPER_TABLES, paper_table
 
 RELEASED_PARAMS = {"attention56": 31_810_728, "attention92": 52_466_344, "attentionnext56": 31_318_824}
 RELEASED_MACS = {"attention56": 6.27e9, "attention92": 10.53e9, "attentionnext56": 6.42e9}

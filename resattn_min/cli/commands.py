@@ -129,7 +129,7 @@ def cmd_masks(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ..models.counting import PAPER_TABLES, paper_table
+    from ..analysis.paper_tables import PAPER_TABLES, paper_table
 
     for table in PAPER_TABLES:
         rows = paper_table(table, macs=not args.no_macs)

@@ -1,7 +1,8 @@
 """One configurable Residual Attention Network; the CIFAR and ImageNet families are configurations of it.
 
 A network is a stem, a list of stages and a classifier head. A stage is ``units_before`` basic units (the
-first one changes width and stride), ``modules`` Attention Modules, then ``units_after`` basic units.
+first one changes width and stride), ``attention_modules`` Attention Modules, then ``units_after`` basic
+units.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class Stage:
 
     channels: int
     stride: int
-    modules: int
+    attention_modules: int
     mask_depth: int = 0
     units_before: int = 1
     units_after: int = 0
@@ -89,7 +90,7 @@ class ResidualAttentionNetwork(nn.Module):
         channels, stride = stem_channels, stem_stride
         for spec in stages:
             stride *= spec.stride
-            if spec.modules and mask != "local":
+            if spec.attention_modules and mask != "local":
                 # Each of the mask's max-pools must see a map of at least 2x2.
                 self.min_input_size = max(self.min_input_size, stride * 2**spec.mask_depth)
             blocks = [unit_cls(channels, spec.channels, spec.stride)]
@@ -99,7 +100,7 @@ class ResidualAttentionNetwork(nn.Module):
                     spec.channels, spec.mask_depth, p=p, t=t, r=r, unit=unit, mask=mask,
                     activation=activation, combination=combination,
                 )
-                for _ in range(spec.modules)
+                for _ in range(spec.attention_modules)
             ]
             blocks += [unit_cls(spec.channels, spec.channels) for _ in range(spec.units_after)]
             self.stages.append(nn.Sequential(*blocks))
