@@ -14,13 +14,18 @@ __all__ = ["Experiment", "EXPERIMENTS", "get_experiment"]
 
 @dataclass(frozen=True)
 class Experiment:
-    """One run: a table of the paper, the model and options, and the paper's test error (%)."""
+    """One run: a table of the paper, the model and options, and the paper's test error (%).
+
+    ``config``: the shipped config the run starts from (``resattn_min/configs/``); none: the paper's CIFAR
+    recipe.
+    """
 
     name: str
     table: str
     model: str
     paper_error: float | None
     options: dict = field(default_factory=dict)
+    config: str | None = None
 
     def config_overrides(self) -> dict:
         """Fields of :class:`~resattn_min.train.run_config.TrainConfig` this experiment sets."""
@@ -58,6 +63,11 @@ def _rows() -> list[Experiment]:
                                {"noise_ratio": noise}))
         rows.append(Experiment(f"attention92_noise_{tag}", "Table 5", "attention92_cifar", attention,
                                {"noise_ratio": noise}))
+    # Table 7's networks on Imagenette, all with one recipe (configs/imagenette.yaml); no paper number.
+    for model, options in (("attention56", {}), ("attention92", {}), ("resnet152", {}), ("resnet18", {}),
+                           ("attention56", {"combination": "nal"})):
+        name = "_".join(["imagenette", model, *options.values()])
+        rows.append(Experiment(name, "Imagenette", model, None, options, config="imagenette"))
     return rows
 
 

@@ -33,9 +33,11 @@ def train_command(exp: Experiment, dataset: str, scale: float | None, run_dir: P
     """The ``train`` command line of one experiment (``scale`` None: the paper's length, or quick mode's)."""
     cmd = [*launcher, "train", "--dataset", dataset, "--run-dir", str(run_dir),
            "--resume", "auto", "--cuda-graph", "--no-progress"]
+    if exp.config is not None:  # its recipe, intervals included, come from the config
+        cmd += ["--config", exp.config]
     if scale is not None:
         cmd += ["--schedule-scale", f"{scale:g}"]
-    values = {**RUN_INTERVALS, **exp.config_overrides()}
+    values = {**(RUN_INTERVALS if exp.config is None else {}), **exp.config_overrides()}
     for key, value in values.items():
         cmd += ["--" + key.replace("_", "-"), str(value)]
     return cmd + extra
@@ -109,8 +111,9 @@ def _failure(log: Path, code: int) -> str:
 
 def list_experiments() -> str:
     """One line per experiment: name, table, model, options, paper's error."""
-    lines = [f"{'name':<26}{'table':<9}{'model':<20}{'paper error':>12}  options"]
+    lines = [f"{'name':<30}{'table':<11}{'model':<20}{'paper error':>12}  options"]
     for e in EXPERIMENTS.values():
         paper = "-" if e.paper_error is None else f"{e.paper_error:.2f}%"
-        lines.append(f"{e.name:<26}{e.table:<9}{e.model:<20}{paper:>12}  {e.options or ''}")
+        options = {**e.options, **({"config": e.config} if e.config else {})}
+        lines.append(f"{e.name:<30}{e.table:<11}{e.model:<20}{paper:>12}  {options or ''}")
     return "\n".join(lines)
