@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from . import env
+from .train.precision import resolve_device
 
 __all__ = ["SIZES", "LESSON_MINUTES", "DRIVE", "Size", "setup_chapter", "choose_size", "runs_folder"]
 
@@ -48,7 +49,7 @@ def _on_colab() -> bool:
 
 def setup_chapter() -> torch.device:
     """The device this chapter runs on, after one line about it and about the repository."""
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device()
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "no GPU"
     found = env.find_repository()
     where = f"repository {found}" if found else f"no clone of {env.REPOSITORY} found (results unavailable)"

@@ -11,12 +11,12 @@ record of how it was made (command, device, commit, date).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
+from ..atomic import write_atomic, write_json
 from ..models.mask_capture import capture_masks
 
 __all__ = ["mask_responses", "plot_masks", "write_mask_figure"]
@@ -97,11 +97,10 @@ def write_mask_figure(checkpoint: str | Path, out: str | Path, *, images: int = 
     std = torch.tensor(IMAGENET_STD, device=info.device).view(3, 1, 1)
     fig = plot_masks(batch * std + mean, responses, [val.classes[val.targets[i]] for i in picks])
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
+    write_atomic(out, lambda f: fig.savefig(f, dpi=120, format="png"))
     record = {"checkpoint": str(checkpoint), "model": cfg.model, "iteration": ckpt["iteration"],
               "dataset": cfg.dataset, "images": [val.samples[i][0] for i in picks], "size": size,
               "mask_sizes": {s: int(r.shape[-1]) for s, r in responses.items()},
               **environment(info.device)}
-    out.with_suffix(".json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    write_json(out.with_suffix(".json"), record)
     return record

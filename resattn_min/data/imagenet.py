@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from torchvision import datasets, transforms
 
 from .bad_images import BAD_IMAGE_POLICIES, recheck
+from .stream import check_resumable
 
 __all__ = [
     "IMAGENET_MEAN", "IMAGENET_STD", "LoaderStream", "PCALighting", "ResumableSampler", "ScreenedImageFolder",
@@ -245,9 +246,6 @@ class LoaderStream:
                 "num_samples": self.num_samples}
 
     def load_state_dict(self, state: dict) -> None:
-        for key in ("batch_size", "num_samples"):
-            if state[key] != getattr(self, key):
-                raise ValueError(f"cannot resume: the saved stream had {key}={state[key]}, "
-                                 f"this one has {getattr(self, key)}")
+        check_resumable(state, self, ("batch_size", "num_samples"))
         self.epoch, self.position, self._batches = int(state["epoch"]), int(state["position"]), None
 

@@ -15,12 +15,21 @@ from torch import Tensor
 
 from .augment import PAD, augment_batch, pixel_mean
 
-__all__ = ["DeviceBatchStream", "stable_seed"]
+__all__ = ["DeviceBatchStream", "check_resumable", "stable_seed"]
 
 
 def stable_seed(*parts: int) -> int:
     """A stable 63-bit seed from integers (Python's ``hash`` changes between processes)."""
     return int(hashlib.sha256(repr(parts).encode()).hexdigest()[:15], 16)
+
+
+def check_resumable(state: dict, stream: object, keys: tuple[str, ...]) -> None:
+    """Refuse a saved position that belongs to another stream: a run resumes on the batches it left only
+    if the stream has the same ``keys`` (seed, batch size, number of samples) as the one it saved."""
+    for key in keys:
+        if state[key] != getattr(stream, key):
+            raise ValueError(f"cannot resume: the saved stream had {key}={state[key]}, "
+                             f"this one has {getattr(stream, key)}")
 
 
 class DeviceBatchStream:
@@ -101,8 +110,5 @@ class DeviceBatchStream:
                 "batch_size": self.batch_size, "num_samples": self.num_samples}
 
     def load_state_dict(self, state: dict) -> None:
-        for key in ("seed", "batch_size", "num_samples"):
-            if state[key] != getattr(self, key):
-                raise ValueError(f"cannot resume: the saved stream had {key}={state[key]}, "
-                                 f"this one has {getattr(self, key)}")
+        check_resumable(state, self, ("seed", "batch_size", "num_samples"))
         self.epoch, self.position = int(state["epoch"]), int(state["position"])

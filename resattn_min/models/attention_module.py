@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .residual_unit import get_unit
+from .residual_unit import UnitFactory, get_unit
 from .soft_mask import MASKS
 
 __all__ = ["AttentionModule", "COMBINATIONS", "combine"]
@@ -42,7 +42,8 @@ class AttentionModule(nn.Module):
         channels: trunk width (input and output).
         mask_depth: max-pools in the soft mask branch.
         p, t, r: the paper's hyper-parameters (pre/post units, trunk units, mask units per level).
-        unit: basic unit name: ``residual``, ``resnext`` or ``inception``.
+        unit: basic unit name (``residual``, ``resnext`` or ``inception``), or the unit class itself (a
+            network looks its unit up once and passes the class down, as torchvision passes ``block``).
         mask: ``encoder_decoder`` (bottom-up top-down, Sec. 3.2) or ``local`` (Table 4).
         activation: mask activation ``mixed``, ``channel`` or ``spatial`` (Sec. 3.3).
         combination: ``arl`` (Eq. 3) or ``nal`` (Eq. 1).
@@ -56,7 +57,7 @@ class AttentionModule(nn.Module):
         p: int = 1,
         t: int = 2,
         r: int = 1,
-        unit: str = "residual",
+        unit: str | UnitFactory = "residual",
         mask: str = "encoder_decoder",
         activation: str = "mixed",
         combination: str = "arl",
@@ -66,7 +67,7 @@ class AttentionModule(nn.Module):
             raise ValueError(f"unknown combination {combination!r}; choose one of {COMBINATIONS}")
         if mask not in MASKS:
             raise ValueError(f"unknown mask type {mask!r}; choose one of {sorted(MASKS)}")
-        unit_cls = get_unit(unit)
+        unit_cls = get_unit(unit) if isinstance(unit, str) else unit
         self.combination = combination
         self.pre = _stack(unit_cls, channels, p)
         self.trunk = _stack(unit_cls, channels, t)

@@ -97,7 +97,7 @@ class ResidualAttentionNetwork(nn.Module):
             blocks += [unit_cls(spec.channels, spec.channels) for _ in range(spec.units_before - 1)]
             blocks += [
                 AttentionModule(
-                    spec.channels, spec.mask_depth, p=p, t=t, r=r, unit=unit, mask=mask,
+                    spec.channels, spec.mask_depth, p=p, t=t, r=r, unit=unit_cls, mask=mask,
                     activation=activation, combination=combination,
                 )
                 for _ in range(spec.attention_modules)

@@ -24,6 +24,7 @@ import torch
 from ..atomic import check_output_file, write_json
 from .build import build_model
 from .cuda_graph import CudaGraphStep
+from .precision import resolve_device
 from .results import environment
 from .run_config import TrainConfig
 from .stacked import stack_models, stack_size
@@ -131,7 +132,7 @@ def run_bench(models: str, batch: int = 64, image_size: int = 32, steps: int = 5
                          f"0, got {batch}, {image_size}, {steps} and {warmup}")
     if out:
         check_output_file(out)  # before the benchmark, not after it
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device()
     classes = num_classes or (10 if image_size <= 64 else 1000)
     torch.backends.cudnn.benchmark = True
     chosen = [v.strip() for v in variants.split(",") if v.strip()] + (["compile"] if compile else [])

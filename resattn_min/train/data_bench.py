@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from ..atomic import check_output_file, write_json
+from .precision import resolve_device
 from .results import environment
 
 __all__ = ["time_loader", "time_gpu_stream", "run_data_bench"]
@@ -73,7 +74,7 @@ def run_data_bench(dataset: str | Path, batch: int = 64, image_size: int = 160,
                          f"least 0, got {batch}, {image_size}, {batches} and {list(workers)}")
     if out:
         check_output_file(out)  # before the benchmark, not after it
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device()
     rows = []
     print(f"{os.cpu_count()} CPU cores; {device}; batch {batch}, {image_size}px crops", flush=True)
     for w in workers:

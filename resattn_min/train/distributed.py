@@ -19,6 +19,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from .precision import resolve_device
+
 __all__ = ["DistInfo", "average_gradients", "init_distributed", "shard", "all_reduce_sum", "wrap_model",
            "barrier", "cleanup"]
 
@@ -47,19 +49,12 @@ def init_distributed(device: str = "auto") -> DistInfo:
     ``device`` is ``"auto"`` (CUDA if there is one), ``"cuda"`` or ``"cpu"``; GPUs use NCCL, CPUs gloo.
     NVLink multicast (NVLS) stays off unless the caller set ``NCCL_NVLS_ENABLE``.
     """
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        torch.device(device)
-    except RuntimeError:  # torch lists every device type it knows, over several lines
-        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but no GPU is visible; use --device cpu")
+    resolved = resolve_device(device)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
-        return DistInfo(device=torch.device(device))
+        return DistInfo(device=resolved)
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    if device.startswith("cuda"):
+    if resolved.type == "cuda":
         os.environ.setdefault("NCCL_NVLS_ENABLE", "0")
         torch.cuda.set_device(local)
         dev = torch.device("cuda", local)

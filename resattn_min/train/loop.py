@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ..atomic import write_atomic
+from ..atomic import write_atomic, write_json
 from ..data.bad_images import BadImageError
 from ..data.imagenet import LoaderStream
 from ..models.counting import architecture_of
@@ -41,7 +41,7 @@ from .checkpoint import (
 from .cuda_graph import CudaGraphStep, TrainingSnapshot
 from .distributed import DistInfo, all_reduce_sum, cleanup, init_distributed, shard, wrap_model
 from .precision import amp_name, loss_scaler, resolve_amp
-from .results import MetricsLog, TrainResult, environment, peak_memory, write_json
+from .results import MetricsLog, TrainResult, environment, peak_memory
 from .resume import check_resume
 from .run_config import TrainConfig
 from .run_folder import claim_run_folder, is_fresh

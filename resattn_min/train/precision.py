@@ -1,4 +1,5 @@
-"""Mixed precision: bfloat16 where the GPU computes in it natively, float16 with loss scaling elsewhere.
+"""Where a run computes and in what precision: the device (``resolve_device``), and mixed precision,
+bfloat16 where the GPU computes in it natively, float16 with loss scaling elsewhere.
 
 ``amp="auto"`` (the default) picks bfloat16 on GPUs of compute capability 8.0 and later (A100, H100,
 RTX 30xx and later), float16 on older ones (the T4 of Colab's free tier, the V100), and full precision on
@@ -14,12 +15,26 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["AMP_CHOICES", "resolve_amp", "amp_name", "loss_scaler"]
+__all__ = ["AMP_CHOICES", "resolve_device", "resolve_amp", "amp_name", "loss_scaler"]
 
 AMP_CHOICES = ("auto", "bf16", "fp16", "off")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "off": None}
 #: Compute capability from which NVIDIA GPUs have bfloat16 tensor cores (Ampere).
 NATIVE_BF16 = (8, 0)
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """The device ``device`` names: ``"auto"`` is the GPU when there is one, else the CPU; ``"cuda"``
+    without a visible GPU and names torch does not know are refused with what to give instead."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:  # torch lists every device type it knows, over several lines
+        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but no GPU is visible; use --device cpu")
+    return resolved
 
 
 def resolve_amp(amp: str, device: torch.device,

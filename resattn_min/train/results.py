@@ -20,11 +20,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..atomic import append_line, write_json, write_text
+from ..atomic import append_line, write_text
 from ..env import REPO_ROOT
 
 __all__ = ["METRIC_FIELDS", "MetricsLog", "TrainResult", "environment", "git_commit", "peak_memory",
-           "read_metrics", "write_json"]
+           "read_metrics"]
 
 METRIC_FIELDS = ["iteration", "lr", "train_loss", "train_acc", "test_error", "images_per_s", "elapsed_s"]
 
