@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from .distributed import average_gradients
 
-__all__ = ["FastPathUnavailable", "CudaGraphStep", "TrainingSnapshot", "backward_and_update",
+__all__ = ["CudaGraphUnavailable", "CudaGraphStep", "TrainingSnapshot", "backward_and_update",
            "device_side_sgd", "loss_and_correct"]
 
 
@@ -100,7 +100,7 @@ class TrainingSnapshot:
             self.scaler.load_state_dict(self.scale)
 
 
-class FastPathUnavailable(RuntimeError):
+class CudaGraphUnavailable(RuntimeError):
     """The CUDA-graph step cannot run here (no GPU, or a model wrapped in DistributedDataParallel)."""
 
 
@@ -116,9 +116,9 @@ class CudaGraphStep:
                  scaler: torch.amp.GradScaler | None = None) -> None:
         device = next(model.parameters()).device
         if device.type != "cuda":
-            raise FastPathUnavailable(f"the CUDA-graph step needs a GPU (the model is on {device})")
+            raise CudaGraphUnavailable(f"the CUDA-graph step needs a GPU (the model is on {device})")
         if isinstance(model, nn.parallel.DistributedDataParallel):
-            raise FastPathUnavailable("the CUDA-graph step averages gradients itself: pass the model "
+            raise CudaGraphUnavailable("the CUDA-graph step averages gradients itself: pass the model "
                                       "unwrapped, not in DistributedDataParallel")
         self.world = dist.get_world_size() if distributed else 1
         self.model, self.optimizer, self.amp_dtype, self.scaler = model, optimizer, amp_dtype, scaler

@@ -21,11 +21,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from ..atomic import write_atomic, write_json
 from ..data.bad_images import BadImageError
 from ..data.imagenet import LoaderStream
+from ..data.run_data import RunData
 from ..models.counting import architecture_of
 from .budget import fit_budget, fitted_plan
 from .build import build_model, make_data, model_source
@@ -43,7 +45,7 @@ from .distributed import DistInfo, all_reduce_sum, cleanup, init_distributed, sh
 from .precision import amp_name, loss_scaler, resolve_amp
 from .results import MetricsLog, TrainResult, environment, peak_memory
 from .resume import check_resume
-from .run_config import TrainConfig
+from .run_config import RunPlan, TrainConfig
 from .run_folder import claim_run_folder, is_fresh
 from .step import evaluate, make_step, seed_everything
 from .stopping import StopOnSignal, non_finite_state
@@ -75,6 +77,30 @@ def train(config: TrainConfig, data=None, *, overwrite: bool = False) -> TrainRe
         cleanup(info)
 
 
+def _resume(cfg: TrainConfig, plan: RunPlan, model: nn.Module, optimizer: torch.optim.Optimizer,
+            scaler: torch.amp.GradScaler | None, data: RunData,
+            device: torch.device) -> tuple[RunPlan, dict | None]:
+    """Load the state of the checkpoint ``cfg.resume`` names into the run; returns the plan (a budgeted
+    run keeps its own scale, not a new measurement) and the checkpoint, or None for a fresh start (also
+    ``"auto"`` in a run folder without checkpoints)."""
+    if not cfg.resume:
+        return plan, None
+    ckpt = (find_resume_checkpoint(cfg.run_dir, device, cfg.model) if cfg.resume == "auto"
+            else load_checkpoint(cfg.resume, device, cfg.model))
+    if ckpt is None:
+        return plan, None
+    if cfg.budget_minutes and ckpt.get("budget"):
+        plan = fitted_plan(cfg, ckpt["budget"]["scale"])
+    check_resume(ckpt, cfg, plan.schedule.total, model)
+    load_weights(model, ckpt)
+    load_optimizer_state(optimizer, ckpt["optimizer"])
+    if scaler is not None and ckpt.get("scaler"):
+        scaler.load_state_dict(ckpt["scaler"])
+    data.train.load_state_dict(ckpt["data"])
+    set_rng_state(ckpt["rng"])
+    return plan, ckpt
+
+
 def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainResult:
     start_time = time.perf_counter()
     device, main = info.device, info.is_main
@@ -93,25 +119,11 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
     optimizer = torch.optim.SGD(model.parameters(), lr=plan.schedule.lr, momentum=recipe.momentum,
                                 weight_decay=recipe.weight_decay, nesterov=recipe.nesterov)
 
-    start, resumed, last_ckpt, segments, budget = 0, None, None, [], None
-    ckpt = None
-    if cfg.resume:
-        ckpt = (find_resume_checkpoint(run_dir, device, cfg.model) if cfg.resume == "auto"
-                else load_checkpoint(cfg.resume, device, cfg.model))
-    if ckpt is not None:  # "auto" in a run folder without checkpoints starts afresh
-        if cfg.budget_minutes and ckpt.get("budget"):  # the run's own scale, not a new measurement
-            budget = ckpt["budget"]
-            plan = fitted_plan(cfg, budget["scale"])
-        check_resume(ckpt, cfg, plan.schedule.total, model)
-        load_weights(model, ckpt)
-        load_optimizer_state(optimizer, ckpt["optimizer"])
-        if scaler is not None and ckpt.get("scaler"):
-            scaler.load_state_dict(ckpt["scaler"])
-        data.train.load_state_dict(ckpt["data"])
-        set_rng_state(ckpt["rng"])
-        start = resumed = ckpt["iteration"]
-        last_ckpt = ckpt["path"]
-        segments = list(ckpt.get("segments", []))  # checkpoints from before segments were kept: none
+    plan, ckpt = _resume(cfg, plan, model, optimizer, scaler, data, device)
+    resumed = ckpt["iteration"] if ckpt else None
+    start, last_ckpt = resumed or 0, ckpt["path"] if ckpt else None
+    segments = list(ckpt.get("segments", [])) if ckpt else []  # checkpoints from before segments: none
+    budget = ckpt.get("budget") if ckpt and cfg.budget_minutes else None
 
     # the CUDA-graph step on several GPUs averages gradients inside the graph, without DDP's hooks
     graph_ddp = cfg.cuda_graph and info.enabled and device.type == "cuda"

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .cuda_graph import CudaGraphStep, FastPathUnavailable, backward_and_update, loss_and_correct
+from .cuda_graph import CudaGraphStep, CudaGraphUnavailable, backward_and_update, loss_and_correct
 from .distributed import DistInfo, all_reduce_sum
 from .run_config import TrainConfig
 
@@ -90,7 +90,7 @@ def make_step(cfg: TrainConfig, forward: nn.Module, optimizer: torch.optim.Optim
         try:
             return CudaGraphStep(forward, optimizer, amp_dtype, channels_last, distributed=info.enabled,
                              scaler=scaler)
-        except FastPathUnavailable as err:
+        except CudaGraphUnavailable as err:
             if info.is_main:
                 print(f"note: {err}; using the eager step", flush=True)
 
