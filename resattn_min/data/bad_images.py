@@ -3,7 +3,7 @@
 ``on_bad_image="error"`` (the default) stops with the file's path and what is wrong with it;
 ``"skip"`` leaves it out and records its path, so the run's results say how many images it did not see.
 Decoded-once datasets (``decoded.load_image_tensors``) leave such files out of the tensors. DataLoader
-workers cannot raise a readable error or drop a sample, so ``imagenet_data.ScreenedImageFolder`` hands
+workers cannot raise a readable error or drop a sample, so ``imagenet.ScreenedImageFolder`` hands
 back a blank image labelled ``-(index + 1)`` and the main process screens each batch.
 """
 

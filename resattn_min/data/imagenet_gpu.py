@@ -1,4 +1,4 @@
-"""The ImageNet augmentation of ``imagenet_data.py`` done on the GPU, a whole batch at once.
+"""The ImageNet augmentation of ``imagenet.py`` done on the GPU, a whole batch at once.
 
 The DataLoader pipeline decodes and augments every image in PIL on a CPU core, a few milliseconds each; a
 GPU trains Attention-56 at 160 px faster than a dozen cores can feed it. A dataset small enough to keep

@@ -1,4 +1,4 @@
-"""Run the paper's experiments (``experiments.py``) side by side, one training process each.
+"""Run the paper's experiments (``catalog.py``) side by side, one training process each.
 
 ``python -m resattn_min reproduce attention92 resnet164 --dataset data/cifar10-jpeg --schedule-scale 0.1``
 

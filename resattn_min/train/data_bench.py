@@ -2,9 +2,10 @@
 
 ``python -m resattn_min bench-data --dataset DIR --image-size 160 --workers 1,2,4,8,16``
 
-Two suppliers of the same augmented batches (``imagenet_data`` and ``gpu_augment``): DataLoader workers
-decoding JPEGs and augmenting in PIL, timed for each number of workers after their start-up; and the
-batch augmentation on the GPU over images decoded once (the one-time decode is timed too). Training
+Two suppliers of the same augmented batches (``data/imagenet.py`` and ``data/imagenet_gpu.py``):
+DataLoader workers decoding JPEGs and augmenting in PIL, timed for each number of workers after their
+start-up; and the batch augmentation on the GPU over images decoded once (the one-time decode is timed
+too). Training
 itself is timed by ``python -m resattn_min bench`` at the same image size: where a supplier gives fewer
 images per second than the step consumes, the GPU waits.
 """
