@@ -44,16 +44,16 @@ NETWORKS: dict[str, tuple[str, dict, tuple[int, int, int, int]]] = {
     "attention56": ("attention56", {}, (1, 3, 72, 56)),
 }
 
-_MODULUS = 2**31
+_BITS = 2**31 - 1  # values are kept to 31 bits, so products stay below 2**62: int64 never overflows
 
 
 def hashed_uniform(n: int, name: str) -> Tensor:
     """``n`` float64 values in [-1, 1): an integer hash of (index, ``name``), exact on every machine."""
-    x = (torch.arange(n, dtype=torch.int64) + zlib.crc32(name.encode())) % _MODULUS
-    for _ in range(3):  # products stay below 2**62, so int64 never overflows
-        x = (x * 1103515245 + 12345) % _MODULUS
-        x = x ^ (x >> 13)
-    return x.double() / _MODULUS * 2 - 1
+    x = torch.arange(n, dtype=torch.int64).add_(zlib.crc32(name.encode())).bitwise_and_(_BITS)
+    for _ in range(3):  # a linear congruential step, then an xor-shift to mix the high bits down
+        x.mul_(1103515245).add_(12345).bitwise_and_(_BITS)
+        x.bitwise_xor_(x >> 13)
+    return x.double().mul_(2 / (_BITS + 1)).sub_(1)
 
 
 def fill_weights(model: nn.Module) -> nn.Module:
