@@ -12,6 +12,8 @@ from resattn_min.data import make_cifar_streams
 from resattn_min.fast_step import FastPathUnavailable, GraphStep
 from resattn_min.trainer import TrainingDiverged, build_model, train
 
+pytestmark = pytest.mark.slow  # every test trains
+
 
 def test_quick_mode_run_learns_and_reports_final_iteration_error(tmp_path):
     # quick mode with the paper's CIFAR recipe: its schedule shrunk to about 40 iterations
