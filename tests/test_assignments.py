@@ -41,6 +41,7 @@ def test_six_assignments_with_a_solution_and_a_stub_each():
 
 
 @pytest.mark.parametrize("number", NUMBERS)
+@pytest.mark.slow
 def test_reference_solution_scores_full_marks(number):
     report = grade(ASSIGNMENTS[number], SOLUTIONS_DIR)
     assert report.score == report.max_score, f"assignment {number}:\n{_failures(report)}"

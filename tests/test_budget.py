@@ -55,6 +55,7 @@ def _budgeted(tmp_path, name: str, **overrides):
     return tiny_config(tmp_path / name, **{**values, **overrides})
 
 
+@pytest.mark.slow
 def test_a_budgeted_run_records_its_fit_and_equals_a_plain_run_of_that_scale(tmp_path):
     config = _budgeted(tmp_path, "budget")
     result = train(config)
@@ -74,6 +75,7 @@ def test_a_budgeted_run_records_its_fit_and_equals_a_plain_run_of_that_scale(tmp
         assert (value == plain.model.state_dict()[name]).all(), name
 
 
+@pytest.mark.slow
 def test_a_resumed_budgeted_run_keeps_its_schedule_instead_of_timing_again(tmp_path, monkeypatch):
     config = _budgeted(tmp_path, "first")
     first = train(config)

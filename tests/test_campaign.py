@@ -28,6 +28,7 @@ def _ledger(name: str) -> dict:
     return ledger
 
 
+@pytest.mark.slow
 def test_a_run_in_two_segments_is_recorded_in_the_ledger(tmp_path):
     """Train 24 of 40 iterations ("session 1"), take it in, resume to the end ("session 2"), take it in."""
     runs, store = tmp_path / "runs", tmp_path / "store"

@@ -23,6 +23,7 @@ def test_each_rank_takes_its_contiguous_slice_of_the_global_batch():
         shard(batch, DistInfo(rank=0, world_size=3))
 
 
+@pytest.mark.slow
 def test_two_process_ddp_matches_one_process(tmp_path):
     options = {"model": "tiny_convnet_test", "total_iters": 8, "milestones": [6], "ckpt_every": 4}
     for name, nproc in (("one", 1), ("two", 2)):
@@ -62,6 +63,7 @@ def _graph_step_rank(rank: int, store: str, out: str) -> None:
     torch.distributed.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_averaged_half_batch_gradients_are_the_global_batch_gradient(tmp_path):
     import _tiny_models  # noqa: F401
 

@@ -3,6 +3,7 @@
 import json
 from dataclasses import asdict
 
+import pytest
 import torch
 from test_data import make_folder
 
@@ -31,6 +32,7 @@ def test_one_response_per_stage_at_the_masks_own_resolution():
     assert model.training
 
 
+@pytest.mark.slow
 def test_masks_command_writes_the_figure_and_its_record(tmp_path):
     folder = make_folder(tmp_path / "tiny-folder", sizes=(40, 40))
     cfg = TrainConfig(model="attention56", dataset=str(folder), image_size=32)

@@ -101,6 +101,7 @@ def test_reproduce_with_no_process_at_a_time_is_refused(tmp_path, capsys):
     assert "--parallel must be at least 1, got 0" in error_of(capsys, one_line=True)
 
 
+@pytest.mark.slow
 def test_a_failed_experiment_says_why_and_where_its_log_is(tmp_path, monkeypatch):
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)

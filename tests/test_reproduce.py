@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+import pytest
 from _train_helpers import CHILD, ENV
 
 from resattn_min.cli import main
@@ -38,6 +39,7 @@ def test_unknown_experiment_is_a_clear_error(capsys):
     assert "unknown experiment 'attention93'" in err and "attention92_nal" in err
 
 
+@pytest.mark.slow
 def test_stopped_runs_start_again_and_finished_runs_are_kept(tmp_path, monkeypatch):
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)

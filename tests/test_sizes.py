@@ -52,6 +52,7 @@ def test_projection_only_when_needed():
     assert count_parameters(wider) - count_parameters(ResidualUnit(128, 128)) > 0
 
 
+@pytest.mark.slow
 def test_every_registered_model_builds_for_any_class_count():
     """Every name in the registry (also models other code registers) ends in a 7-way classifier."""
     for name in list_models():
@@ -60,6 +61,7 @@ def test_every_registered_model_builds_for_any_class_count():
         assert classifier.out_features == 7, name
 
 
+@pytest.mark.slow
 def test_paper_table_rows_put_paper_and_ours_side_by_side():
     rows = paper_table("Table 6 (CIFAR-10)")
     assert [r["model"] for r in rows] == list(PAPER_TABLES["Table 6 (CIFAR-10)"])

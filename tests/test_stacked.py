@@ -23,6 +23,7 @@ def _sgd(model: torch.nn.Module) -> torch.optim.SGD:
 
 @pytest.mark.parametrize("options", [{}, {"combination": "nal"}, {"activation": "channel"},
                                      {"activation": "spatial"}, {"mask": "local"}, {"unit": "resnext"}])
+@pytest.mark.slow
 def test_stacked_forward_is_each_run_on_its_own_images(options):
     models = _runs("attention56_cifar", 3, **options)
     stacked = stack_models(models)
@@ -46,6 +47,7 @@ def float64():
     torch.set_default_dtype(before)
 
 
+@pytest.mark.slow
 def test_stacked_training_is_each_run_trained_alone(float64):
     """Three SGD steps (Nesterov, momentum, weight decay) of a stack of three runs on their own batches:
     weights, BatchNorm statistics and momentum equal those of the three runs trained one by one."""

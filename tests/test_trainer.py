@@ -13,6 +13,8 @@ from resattn_min.train.checkpoint import list_checkpoints, load_checkpoint
 from resattn_min.train.cuda_graph import CudaGraphStep, CudaGraphUnavailable
 from resattn_min.train.loop import TrainingDiverged, train
 
+pytestmark = pytest.mark.slow  # every test trains
+
 
 def test_quick_mode_run_learns_and_reports_final_iteration_error(tmp_path):
     # quick mode with the paper's CIFAR recipe: its schedule shrunk to about 40 iterations
