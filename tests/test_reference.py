@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from reference.make_reference import NETWORKS, REFERENCE_FILE, compute, fill_weights, hashed_uniform
 
 from resattn_min import AttentionModule, ResidualUnit, SoftMaskBranch, combine, get_activation
-from resattn_min.soft_mask import MaskHead, upsample_like
+from resattn_min.models.soft_mask import MaskHead, upsample_like
 
 TIGHT = {"rtol": 1e-10, "atol": 1e-12}
 
