@@ -24,7 +24,7 @@ from types import ModuleType
 
 import torch
 
-from resattn_min import mask_activation, residual_unit, soft_mask
+from resattn_min.models import mask_activation, residual_unit, soft_mask
 
 __all__ = [
     "Assignment", "Check", "CheckResult", "Report",

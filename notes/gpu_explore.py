@@ -1,7 +1,8 @@
 """Exploration (not part of the package): how fast can one CIFAR Attention-92 training step go on one GPU?
 
 Times eager fp32, eager bf16+channels_last, whole-step CUDA graph (bf16, CL), and torch.compile + graph.
-Usage on the GPU machine: python notes/gpu_explore.py [--compile]
+Usage on the GPU machine, from the repository: python notes/gpu_explore.py [--compile] [--only-new]
+[--check-streams]; the package's ``python -m resattn_min bench`` times the variants that were kept.
 """
 
 import argparse
@@ -44,7 +45,7 @@ def timed(fn, steps=60, warmup=15):
 
 def parallel_forward(self, x):
     """Trunk and mask on two streams: they are independent until the merge."""
-    from resattn_min.attention_module import combine
+    from resattn_min.models.attention_module import combine
 
     x = self.pre(x)
     main = torch.cuda.current_stream()
@@ -62,7 +63,7 @@ def parallel_forward(self, x):
 def run(name, batch, amp, cl, graph, compile_, streams=False, unit_compile=False):
     import types
 
-    from resattn_min.attention_module import AttentionModule
+    from resattn_min.models.attention_module import AttentionModule
 
     torch.manual_seed(0)
     model = create_model(name).cuda()
@@ -71,7 +72,7 @@ def run(name, batch, amp, cl, graph, compile_, streams=False, unit_compile=False
             if isinstance(m, AttentionModule):
                 m.forward = types.MethodType(parallel_forward, m)
     if unit_compile:
-        from resattn_min.residual_unit import ResidualUnit
+        from resattn_min.models.residual_unit import ResidualUnit
 
         torch._dynamo.config.cache_size_limit = 64
         torch._dynamo.config.recompile_limit = 64
@@ -110,7 +111,6 @@ def run(name, batch, amp, cl, graph, compile_, streams=False, unit_compile=False
     for p in params:
         p.grad = torch.zeros_like(p)
     g = torch.cuda.CUDAGraph()
-    opt_ms = None
     # keep grads allocated: zero them in the graph instead of setting to None
     def step_graph():
         with torch.autocast("cuda", torch.bfloat16, enabled=amp):
@@ -139,17 +139,21 @@ def main():
         ("unitcompile+graph bf16 CL streams",
          dict(amp=True, cl=True, graph=True, compile_=False, streams=True, unit_compile=True)),
     ]
-    for label, kw in new if a.only_new else [
+    old = [
         ("eager fp32", dict(amp=False, cl=False, graph=False, compile_=False)),
         ("eager bf16 CL", dict(amp=True, cl=True, graph=False, compile_=False)),
         ("graph fp32", dict(amp=False, cl=False, graph=True, compile_=False)),
         ("graph bf16 CL", dict(amp=True, cl=True, graph=True, compile_=False)),
         ("graph bf16", dict(amp=True, cl=False, graph=True, compile_=False)),
-    ] + ([("compile+graph bf16 CL", dict(amp=True, cl=True, graph=True, compile_=True))] if a.compile else []):
+    ]
+    if a.compile:
+        old.append(("compile+graph bf16 CL", dict(amp=True, cl=True, graph=True, compile_=True)))
+    for label, kw in new if a.only_new else old:
         t0 = time.time()
         ms = run(a.model, a.batch, **kw)
         rows[label] = ms
-        print(f"{label:24s} {ms:7.2f} ms/step {a.batch / ms * 1000:9.0f} img/s  ({time.time() - t0:.0f}s)", flush=True)
+        print(f"{label:24s} {ms:7.2f} ms/step {a.batch / ms * 1000:9.0f} img/s  ({time.time() - t0:.0f}s)",
+              flush=True)
     print(json.dumps({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "model": a.model,
                       "batch": a.batch, "ms_per_step": rows}))
 
@@ -160,7 +164,7 @@ def check_streams(name="attention92_cifar"):
     """The two-stream forward/backward computes the same as the plain one."""
     import types
 
-    from resattn_min.attention_module import AttentionModule
+    from resattn_min.models.attention_module import AttentionModule
 
     torch.manual_seed(0)
     model = create_model(name).cuda()
@@ -175,7 +179,7 @@ def check_streams(name="attention92_cifar"):
     out2 = model(x)
     out2.square().mean().backward()
     d_out = (out - out2).abs().max().item()
-    d_grad = max((a - p.grad).abs().max().item() for a, p in zip(g_ref, model.parameters()))
+    d_grad = max((a - p.grad).abs().max().item() for a, p in zip(g_ref, model.parameters(), strict=True))
     print(f"streams check: max |out diff| {d_out:.2e}, max |grad diff| {d_grad:.2e}", flush=True)
 
 

@@ -1,4 +1,6 @@
-"""Exploration: where does a bf16 channels_last Attention-92 (CIFAR) training step spend GPU time?"""
+"""Exploration (not part of the package): where does a bf16 channels_last Attention-92 (CIFAR) training
+step spend GPU time? Usage on the GPU machine, from the repository: python notes/gpu_profile.py
+"""
 
 import sys
 
@@ -14,7 +16,8 @@ model = create_model(sys.argv[1] if len(sys.argv) > 1 else "attention92_cifar").
 model = model.to(memory_format=torch.channels_last)
 x = torch.randn(64, 3, 32, 32, device="cuda").to(memory_format=torch.channels_last)
 y = torch.randint(0, 10, (64,), device="cuda")
-opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4, foreach=True)
+opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4,
+                      foreach=True)
 
 
 def step():

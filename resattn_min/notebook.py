@@ -14,7 +14,8 @@ from pathlib import Path
 
 import torch
 
-from . import config
+from . import env
+from .train.precision import resolve_device
 
 __all__ = ["SIZES", "LESSON_MINUTES", "DRIVE", "Size", "setup_chapter", "choose_size", "runs_folder"]
 
@@ -27,7 +28,7 @@ SIZES = {
 }
 #: Quick mode as the environment asked for it when the kernel started (``RESATTN_QUICK=1``: the book's
 #: build, the tests), before any size cell set it.
-_QUICK_AT_START = config.is_quick()
+_QUICK_AT_START = env.is_quick()
 #: Where Colab mounts Google Drive (``from google.colab import drive; drive.mount("/content/drive")``).
 DRIVE = Path("/content/drive/MyDrive")
 
@@ -48,10 +49,10 @@ def _on_colab() -> bool:
 
 def setup_chapter() -> torch.device:
     """The device this chapter runs on, after one line about it and about the repository."""
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device()
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "no GPU"
-    found = config.find_repository()
-    where = f"repository {found}" if found else f"no clone of {config.REPOSITORY} found (results unavailable)"
+    found = env.find_repository()
+    where = f"repository {found}" if found else f"no clone of {env.REPOSITORY} found (results unavailable)"
     print(f"device: {device} ({name}) | torch {torch.__version__} | {where}")
     if device.type == "cpu":
         print("No GPU found: the chapters run on a CPU in quick size. For a GPU on Colab choose "
@@ -76,7 +77,7 @@ def choose_size(size: str = "auto", device: torch.device | None = None,
     on_cpu = (device or torch.device("cpu")).type == "cpu"
     if size == "auto":
         size = "quick" if _QUICK_AT_START or on_cpu else "lesson"
-    config.set_quick(size == "quick")
+    env.set_quick(size == "quick")
     chosen = Size(size, size == "quick", lesson_minutes if size == "lesson" else None, runs_folder())
     print(f"size: {size} ({SIZES[size]}); run folders in {chosen.runs}")
     if size != "quick" and on_cpu:

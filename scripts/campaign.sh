@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full-length CIFAR campaign (issue 16) on the lent GPU machine: every unfinished run of the ledger
 # resumes from its checkpoint, all train side by side until a deadline, and the newest checkpoints come
-# back in pieces. Between sessions they live outside the repository (resattn_min/campaign.py says where).
+# back in pieces. Between sessions they live outside the repository (resattn_min/experiments/campaign.py says where).
 #
 # Here, before a session (checkpoints to carry; a call carries 64 MiB with the working tree):
 #   python -m resattn_min campaign pack .stage/ckpt --max-mb 25
@@ -33,7 +33,7 @@ for action in "$@"; do
         if pgrep -f "resattn_min reproduce" >/dev/null; then echo "already training"; continue; fi
         pgrep -x nvidia-cuda-mps >/dev/null || { mkdir -p /tmp/mps /tmp/mps-log; nvidia-cuda-mps-control -d; }
         setsid nohup python3 -m resattn_min reproduce $CAMPAIGN_RUNS --dataset "$STAGE/cifar10-jpeg" \
-            --runs-dir "$RUNS" --parallel 8 --deadline "${action#start:}" \
+            --run-dir "$RUNS" --parallel 8 --deadline "${action#start:}" \
             --extra --compile --ckpt-every 2000 --keep-checkpoints 1 >"$RUNS/../campaign.log" 2>&1 </dev/null &
         sleep 5
         ;;
@@ -58,7 +58,7 @@ for action in "$@"; do
         for run in $(echo "${action#collect:}" | tr , ' '); do
             newest=$(ls "$RUNS/$run"/checkpoint-*.pt 2>/dev/null | tail -n 1)
             [ -n "$newest" ] && python3 -c "import sys; from pathlib import Path
-from resattn_min.campaign import split_file
+from resattn_min.experiments.campaign import split_file
 print(*split_file(Path(sys.argv[1]), Path(sys.argv[2])))" "$newest" "$OUT/ckpt/$run"
         done
         ls -la "$OUT" "$OUT"/ckpt/* 2>/dev/null | head -40

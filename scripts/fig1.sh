@@ -24,7 +24,7 @@ for action in "$@"; do
            tail -n 3 "$RUNS/attention56/log.txt"; cat "$RUNS/attention56/eval224.txt" ;;
     draw)
         ckpt=$(ls "$RUNS"/attention56/checkpoint-*.pt | tail -n 1)
-        python3 -m resattn_min masks "$ckpt" --out "$OUT/fig1_attention56_imagenette.png" --images 6 --size 224
+        python3 -m resattn_min masks "$ckpt" --out "$OUT/fig1_attention56_imagenette.png" --images 6 --eval-size 224
         cp "$RUNS/attention56/results.json" "$OUT/fig1_run_results.json"
         cp "$RUNS/attention56/eval224.txt" "$OUT/fig1_run_eval224.txt"
         ;;

@@ -70,19 +70,19 @@ for s in ('train', 'test'): print(s, l('$STAGE/cifar10-jpeg', s).images.shape)"
         ;;
     bench)
         mkdir -p "$RUNS/bench"
-        $PY -m resattn_min bench --model attention92_cifar --batch 64 --image-size 32 --steps 50 \
+        $PY -m resattn_min bench --model attention92_cifar --batch-size 64 --image-size 32 --steps 50 \
             --out "$RUNS/bench/cifar_attention92_b64.json"
-        $PY -m resattn_min bench --models attention56,attention92,resnet152 --batch 64 --image-size 224 \
+        $PY -m resattn_min bench --model attention56,attention92,resnet152 --batch-size 64 --image-size 224 \
             --steps 20 --warmup 5 --out "$RUNS/bench/imagenet_224_b64.json"
         ;;
     cifar)
         start_mps
         jobs=""  # either list may be empty
         [ -n "$CIFAR_RUNS" ] && jobs="$jobs $PY -m resattn_min reproduce $CIFAR_RUNS \
-            --dataset $STAGE/cifar10-jpeg --scale $CIFAR_SCALE --runs-dir $RUNS/cifar10_jpeg \
+            --dataset $STAGE/cifar10-jpeg --schedule-scale $CIFAR_SCALE --run-dir $RUNS/cifar10_jpeg \
             --parallel ${PARALLEL:-8} &"
         [ -n "$NOISE_RUNS" ] && jobs="$jobs $PY -m resattn_min reproduce $NOISE_RUNS \
-            --dataset $STAGE/cifar10-jpeg --scale $NOISE_SCALE --runs-dir $RUNS/cifar10_jpeg_noise \
+            --dataset $STAGE/cifar10-jpeg --schedule-scale $NOISE_SCALE --run-dir $RUNS/cifar10_jpeg_noise \
             --parallel ${PARALLEL:-8} &"
         setsid nohup bash -c "$jobs wait" >"$RUNS/cifar.log" 2>&1 </dev/null &
         sleep 2

@@ -16,8 +16,8 @@ runs() { bash scripts/imagenette_runs.sh "$DATA" "$RUNS"; }
 CUDA_VISIBLE_DEVICES=1 MODELS=attention56 LOADER=gpu SUFFIX=_gpu_loader runs &
 CUDA_VISIBLE_DEVICES=0 python3 -m resattn_min bench-data --dataset "$DATA" --workers "${DATA_WORKERS:-1,2,4,8,16}" \
     --out "$RUNS/bench/imagenette_data_160.json"
-CUDA_VISIBLE_DEVICES=0 python3 -m resattn_min bench --models attention56,attention92,resnet152,resnet18 \
-    --batch 64 --image-size 160 --num-classes 10 --steps 30 --warmup 5 --out "$RUNS/bench/imagenette_160_b64.json"
+CUDA_VISIBLE_DEVICES=0 python3 -m resattn_min bench --model attention56,attention92,resnet152,resnet18 \
+    --batch-size 64 --image-size 160 --num-classes 10 --steps 30 --warmup 5 --out "$RUNS/bench/imagenette_160_b64.json"
 wait
 MODELS=attention56 LOADER=gpu NPROC=2 SUFFIX=_gpu_loader_2gpus runs
 if [ ! -f "$RUNS/attention56_gpu_loader_2gpus/results.json" ]; then  # the graph failed: DDP's eager step

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR="${TORCHINDUCTOR_CACHE_DIR:-/tmp/inductor-cache}"
 OUT="${OUT:-/tmp/out}"
 mkdir -p "$OUT"
-bench() { python3 -m resattn_min bench --batch 64 --image-size 32 --steps 40 --no-check "$@"; }
+bench() { python3 -m resattn_min bench --batch-size 64 --image-size 32 --steps 40 --no-check "$@"; }
 for what in "$@"; do
     case "$what" in
     stack)

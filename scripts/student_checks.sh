@@ -48,8 +48,8 @@ from pathlib import Path
 
 import torch
 
-from resattn_min.checkpoint import list_checkpoints, load_checkpoint
-from resattn_min.precision import resolve_amp
+from resattn_min.train.checkpoint import list_checkpoints, load_checkpoint
+from resattn_min.train.precision import resolve_amp
 
 runs, out, minutes = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
 (out / "runs").mkdir(exist_ok=True)

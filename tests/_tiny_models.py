@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from resattn_min.network import ResidualAttentionNetwork, Stage
-from resattn_min.registry import list_models, register_model
+from resattn_min.models.network import ResidualAttentionNetwork, Stage
+from resattn_min.models.registry import list_models, register_model
 
 
 def tiny_attention_test(*, num_classes: int = 10, **options) -> ResidualAttentionNetwork:

@@ -14,8 +14,8 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]  # the tiny models, and the package
 
 import _tiny_models  # noqa: E402,F401  (registers the models)
 
-from resattn_min import trainer  # noqa: E402
-from resattn_min.__main__ import main  # noqa: E402
+from resattn_min.cli import main  # noqa: E402
+from resattn_min.train import step as trainer  # noqa: E402
 
 if os.environ.get("RESATTN_TEST_STEP_DELAY"):
     delay, plain_step = float(os.environ["RESATTN_TEST_STEP_DELAY"]), trainer.train_step

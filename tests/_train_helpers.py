@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from resattn_min.trainer import TrainConfig
+from resattn_min.train.run_config import TrainConfig
 
 HERE = Path(__file__).resolve().parent
 CHILD = HERE / "_train_child.py"

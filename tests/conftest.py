@@ -12,7 +12,7 @@ def trained(tmp_path_factory):
     """A finished tiny run with checkpoints at iterations 5 and 10 (tests must leave its folder as it is)."""
     from _train_helpers import tiny_config
 
-    from resattn_min.trainer import train
+    from resattn_min.train.loop import train
 
     run_dir = tmp_path_factory.mktemp("run")
     threads = torch.get_num_threads()

@@ -41,6 +41,7 @@ def test_six_assignments_with_a_solution_and_a_stub_each():
 
 
 @pytest.mark.parametrize("number", NUMBERS)
+@pytest.mark.slow
 def test_reference_solution_scores_full_marks(number):
     report = grade(ASSIGNMENTS[number], SOLUTIONS_DIR)
     assert report.score == report.max_score, f"assignment {number}:\n{_failures(report)}"
@@ -92,7 +93,7 @@ def test_student_stub_scores_zero_with_a_clear_message(number):
 def test_forbidden_import_scores_zero(tmp_path):
     source = (SOLUTIONS_DIR / ASSIGNMENTS[1].filename).read_text()
     cheat = tmp_path / ASSIGNMENTS[1].filename
-    cheat.write_text(source + "\nfrom resattn_min.mask_activation import SpatialAttention as _book\n")
+    cheat.write_text(source + "\nfrom resattn_min.models.mask_activation import SpatialAttention as _book\n")
     report = grade(ASSIGNMENTS[1], tmp_path)
     assert report.score == 0
     assert all("the book's own answer" in r.message for r in report.results)

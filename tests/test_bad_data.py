@@ -10,11 +10,11 @@ from _train_helpers import error_of, one_thread, tiny_image_folder, write_config
 from PIL import Image
 from torchvision.datasets import ImageFolder
 
-from resattn_min.__main__ import main
-from resattn_min.bad_images import BadImageError
-from resattn_min.checkpoint import list_checkpoints, load_checkpoint
+from resattn_min.cli import main
 from resattn_min.data import load_image_tensors
-from resattn_min.imagenet_data import ResumableSampler
+from resattn_min.data.bad_images import BadImageError
+from resattn_min.data.imagenet import ResumableSampler
+from resattn_min.train.checkpoint import list_checkpoints, load_checkpoint
 
 #: Both ways of feeding image folders: decoded once (``gpu``), or by DataLoader workers, file by file.
 LOADERS = ["gpu", "workers"]

@@ -9,10 +9,10 @@ import shutil
 import pytest
 from _train_helpers import one_thread, tiny_config  # noqa: F401  (one_thread: an autouse fixture)
 
-from resattn_min.budget import MARGIN, Timing, evaluations_of, fit_scale
-from resattn_min.checkpoint import list_checkpoints, load_checkpoint
-from resattn_min.schedule import PRESETS, MultiStepSchedule
-from resattn_min.trainer import train
+from resattn_min.train.budget import MARGIN, Timing, evaluations_of, fit_scale
+from resattn_min.train.checkpoint import list_checkpoints, load_checkpoint
+from resattn_min.train.loop import train
+from resattn_min.train.schedule import PRESETS, MultiStepSchedule
 
 PAPER = PRESETS["cifar"].schedule  # 0.1, /10 at 64k and 96k, 160k iterations
 
@@ -55,6 +55,7 @@ def _budgeted(tmp_path, name: str, **overrides):
     return tiny_config(tmp_path / name, **{**values, **overrides})
 
 
+@pytest.mark.slow
 def test_a_budgeted_run_records_its_fit_and_equals_a_plain_run_of_that_scale(tmp_path):
     config = _budgeted(tmp_path, "budget")
     result = train(config)
@@ -74,6 +75,7 @@ def test_a_budgeted_run_records_its_fit_and_equals_a_plain_run_of_that_scale(tmp
         assert (value == plain.model.state_dict()[name]).all(), name
 
 
+@pytest.mark.slow
 def test_a_resumed_budgeted_run_keeps_its_schedule_instead_of_timing_again(tmp_path, monkeypatch):
     config = _budgeted(tmp_path, "first")
     first = train(config)
@@ -84,7 +86,7 @@ def test_a_resumed_budgeted_run_keeps_its_schedule_instead_of_timing_again(tmp_p
     def no_timing(*_args, **_kwargs):
         raise AssertionError("a resumed run must not time its steps again")
 
-    monkeypatch.setattr("resattn_min.trainer.time_steps", no_timing)
+    monkeypatch.setattr("resattn_min.train.budget.time_steps", no_timing)
     again = train(_budgeted(tmp_path, "resumed", budget_minutes=1.0, resume="auto"))
     assert again.results["schedule_scale"] == first.results["schedule_scale"]
     assert again.results["budget"] == first.results["budget"]

@@ -1,4 +1,4 @@
-"""Runs that span sessions (resattn_min.campaign): segments, the ledger, checkpoints in pieces."""
+"""Runs that span sessions (resattn_min.experiments.campaign): segments, the ledger, checkpoints in pieces."""
 
 import json
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 from _train_helpers import one_thread, tiny_config  # noqa: F401  (one_thread: an autouse fixture)
 
-from resattn_min import campaign
-from resattn_min.trainer import train
+from resattn_min.experiments import campaign
+from resattn_min.train.loop import train
 
 
 def test_pieces_put_back_together_bitwise(tmp_path):
@@ -28,6 +28,7 @@ def _ledger(name: str) -> dict:
     return ledger
 
 
+@pytest.mark.slow
 def test_a_run_in_two_segments_is_recorded_in_the_ledger(tmp_path):
     """Train 24 of 40 iterations ("session 1"), take it in, resume to the end ("session 2"), take it in."""
     runs, store = tmp_path / "runs", tmp_path / "store"

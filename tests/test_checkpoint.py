@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from resattn_min.checkpoint import (
+from resattn_min.train.checkpoint import (
     CheckpointError,
     find_resume_checkpoint,
     list_checkpoints,

@@ -18,12 +18,12 @@ from resattn_min import (
     list_models,
     trunk_depth,
 )
-from resattn_min.checkpoint import CheckpointError, load_weights, trained_config
-from resattn_min.cifar import CIFAR_TRUNKS, trunk_of
-from resattn_min.runs_on_record import RESULTS, load_trained
-from resattn_min.schedule import ConfigError, TrainConfig
-from resattn_min.soft_mask import LocalConvMask, SoftMaskBranch
-from resattn_min.trainer import build_model
+from resattn_min.analysis.runs_on_record import RESULTS, load_trained
+from resattn_min.models.cifar import CIFAR_TRUNKS, trunk_of
+from resattn_min.models.soft_mask import LocalConvMask, SoftMaskBranch
+from resattn_min.train.build import build_model
+from resattn_min.train.checkpoint import CheckpointError, load_weights, trained_config
+from resattn_min.train.run_config import ConfigError, TrainConfig
 
 CIFAR_ATTENTION = [n for n in list_models("attention*_cifar")]
 SHIPPED = sorted(p.name.removesuffix(".fp16.pt") for p in (RESULTS / "checkpoints").glob("*.fp16.pt"))
@@ -127,7 +127,7 @@ def test_local_mask_refuses_what_it_cannot_match():
 
 def test_every_cifar_run_on_record_says_which_definition_it_trained():
     """Runs trained before the fix carry "36m+17 ... (before the fix)"; the tables show the label."""
-    from resattn_min.runs_on_record import load_runs, runs_table
+    from resattn_min.analysis.runs_on_record import load_runs, runs_table
 
     for group in ("cifar10_jpeg", "cifar10_jpeg_noise"):
         runs = load_runs(group)

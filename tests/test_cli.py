@@ -7,10 +7,11 @@ import sys
 import pytest
 from _train_helpers import ENV, HERE, error_of, one_thread, write_config  # noqa: F401
 
-from resattn_min.__main__ import main
-from resattn_min.checkpoint import list_checkpoints
+from resattn_min.cli import main
+from resattn_min.train.checkpoint import list_checkpoints
 
 
+@pytest.mark.slow
 def test_unknown_model_is_one_line_exit_2_before_any_work(tmp_path):
     run_dir = tmp_path / "run"
     done = subprocess.run([sys.executable, "-m", "resattn_min", "train", "--model", "attention93_cifar",
@@ -102,6 +103,7 @@ def test_bench_on_cpu_times_the_eager_step_and_writes_json(tmp_path, capsys):
     assert {"device", "torch", "git_commit", "date", "command"} <= set(report)
 
 
+@pytest.mark.slow
 def test_report_prints_the_papers_tables_beside_our_counts(capsys):
     assert main(["report", "--no-macs"]) == 0
     out = capsys.readouterr().out

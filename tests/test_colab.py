@@ -15,11 +15,11 @@ import pytest
 import torch
 import yaml
 
-from resattn_min import config, notebook
-from resattn_min.config import BRANCH, COLAB_CLONE, REPOSITORY, find_repository
+from resattn_min import env, notebook
+from resattn_min.analysis.runs_on_record import load_runs
+from resattn_min.env import BRANCH, COLAB_CLONE, REPOSITORY, find_repository
 from resattn_min.notebook import choose_size, setup_chapter
-from resattn_min.runs_on_record import load_runs
-from resattn_min.schedule import TrainConfig
+from resattn_min.train.run_config import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
@@ -100,7 +100,7 @@ def kernel(monkeypatch):
     """A chapter's kernel: the quick switch as the environment sets it, put back afterwards."""
     monkeypatch.delenv("RESATTN_QUICK", raising=False)
     monkeypatch.setattr(notebook, "_QUICK_AT_START", False)
-    monkeypatch.setattr(config, "QUICK", config.QUICK)
+    monkeypatch.setattr(env, "QUICK", env.QUICK)
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     return monkeypatch
 
@@ -109,10 +109,10 @@ def test_auto_is_quick_on_a_cpu_and_lesson_on_a_gpu(kernel):
     quick = choose_size("quick", torch.device("cuda"))
     quick = choose_size("auto", torch.device("cpu"))
     assert (quick.name, quick.quick, quick.minutes) == ("quick", True, None)
-    assert config.is_quick() and TrainConfig().plan().quick  # the package follows the choice
+    assert env.is_quick() and TrainConfig().plan().quick  # the package follows the choice
     lesson = choose_size("auto", torch.device("cuda"))
     assert (lesson.name, lesson.quick, lesson.minutes) == ("lesson", False, notebook.LESSON_MINUTES)
-    assert not config.is_quick() and not TrainConfig().plan().quick
+    assert not env.is_quick() and not TrainConfig().plan().quick
     assert choose_size("full", torch.device("cuda")).minutes is None
     assert choose_size("auto", torch.device("cuda")).name == "lesson"  # an earlier choice does not stick
     kernel.setattr(notebook, "_QUICK_AT_START", True)  # RESATTN_QUICK=1: the book's build, the tests
@@ -144,8 +144,8 @@ def test_setup_reports_the_device_the_repository_and_how_to_get_a_gpu(capsys, mo
 
 
 def test_an_installed_package_finds_the_clone_it_was_installed_from(monkeypatch, tmp_path):
-    monkeypatch.setattr(config, "_PACKAGE_PARENT", tmp_path / "site-packages")  # not a clone
-    monkeypatch.setattr(config, "COLAB_CLONE", tmp_path / "content" / "resattn-min")
+    monkeypatch.setattr(env, "_PACKAGE_PARENT", tmp_path / "site-packages")  # not a clone
+    monkeypatch.setattr(env, "COLAB_CLONE", tmp_path / "content" / "resattn-min")
     monkeypatch.delenv("RESATTN_HOME", raising=False)
     monkeypatch.chdir(ROOT / "chapters")  # a notebook of the clone
     assert find_repository() == ROOT
@@ -154,7 +154,7 @@ def test_an_installed_package_finds_the_clone_it_was_installed_from(monkeypatch,
     monkeypatch.setenv("RESATTN_HOME", str(ROOT))
     assert find_repository() == ROOT
     monkeypatch.delenv("RESATTN_HOME")
-    monkeypatch.setattr(config, "COLAB_CLONE", ROOT)  # where the first cell clones it on Colab
+    monkeypatch.setattr(env, "COLAB_CLONE", ROOT)  # where the first cell clones it on Colab
     assert find_repository() == ROOT
 
 

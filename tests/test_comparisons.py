@@ -8,10 +8,16 @@ import pytest
 import torch
 
 from resattn_min import create_model
-from resattn_min.ablations_record import TABLE6, VARIANTS, table3_numbers, table3_pairs, variant_numbers
-from resattn_min.comparisons import compare_runs, comparison_numbers, labelled
-from resattn_min.mask_statistics import mask_statistics
-from resattn_min.noise_record import (
+from resattn_min.analysis.ablations_record import (
+    TABLE6,
+    VARIANTS,
+    table3_numbers,
+    table3_pairs,
+    variant_numbers,
+)
+from resattn_min.analysis.comparisons import compare_runs, comparison_numbers, labelled
+from resattn_min.analysis.mask_statistics import mask_statistics
+from resattn_min.analysis.noise_record import (
     NETWORKS,
     clean_ratios,
     final_losses,
@@ -19,11 +25,11 @@ from resattn_min.noise_record import (
     noise_numbers,
     table5_pairs,
 )
-from resattn_min.noisy_labels import confusion_matrix
-from resattn_min.responses import block_responses, module_factors, stage_outputs
-from resattn_min.runs_on_record import NOT_RECORDED, learning_curve, load_runs, recorded_architecture
-from resattn_min.stats import compare_errors
-from resattn_min.units_record import unit_numbers
+from resattn_min.analysis.responses import block_responses, module_factors, stage_outputs
+from resattn_min.analysis.runs_on_record import NOT_RECORDED, learning_curve, load_runs, recorded_architecture
+from resattn_min.analysis.stats import compare_errors
+from resattn_min.analysis.units_record import unit_numbers
+from resattn_min.data.noisy_labels import confusion_matrix
 
 
 def _run(error: float, architecture: str | None = None, combination: str | None = None) -> dict:

@@ -8,11 +8,12 @@ import pytest
 import torch
 from PIL import Image
 
-from resattn_min import config, data, decoded
+from resattn_min import data, env
 from resattn_min.data import (
     DatasetNotFoundError,
-    GPUBatchStream,
+    DeviceBatchStream,
     augment_batch,
+    decoded,
     load_image_tensors,
     make_cifar_streams,
     pixel_mean,
@@ -50,7 +51,7 @@ def test_flip_mirrors_the_crop():
 
 def test_mean_subtraction_centres_the_dataset():
     images = random_images(100)
-    stream = GPUBatchStream(images, torch.zeros(100, dtype=torch.int64), 32, train=False)
+    stream = DeviceBatchStream(images, torch.zeros(100, dtype=torch.int64), 32, train=False)
     batches = torch.cat([x for x, _ in stream])
     assert batches.dtype == torch.float32
     assert batches.mean(0).abs().max() < 1e-5  # every pixel of every channel has zero mean
@@ -59,7 +60,7 @@ def test_mean_subtraction_centres_the_dataset():
 
 def test_training_batches_are_augmented_and_normalised():
     images = random_images(64)
-    stream = GPUBatchStream(images, torch.arange(64), 16, seed=0)
+    stream = DeviceBatchStream(images, torch.arange(64), 16, seed=0)
     x, y = next(stream)
     assert x.shape == (16, 3, 8, 8) and y.dtype == torch.int64
     # every output equals some crop/flip of its own source image, minus the mean
@@ -74,14 +75,14 @@ def test_training_batches_are_augmented_and_normalised():
 
 def test_resumed_stream_sees_the_same_batches():
     images, labels = random_images(50), torch.arange(50)
-    full = GPUBatchStream(images, labels, 8, seed=3)
+    full = DeviceBatchStream(images, labels, 8, seed=3)
     assert full.steps_per_epoch == 6 and full.num_samples == 50
     reference = [next(full) for _ in range(15)]  # crosses two epoch boundaries
-    first = GPUBatchStream(images, labels, 8, seed=3)
+    first = DeviceBatchStream(images, labels, 8, seed=3)
     for _ in range(7):
         next(first)
     state = first.state_dict()
-    resumed = GPUBatchStream(images, labels, 8, seed=3)
+    resumed = DeviceBatchStream(images, labels, 8, seed=3)
     resumed.load_state_dict(state)
     for x_ref, y_ref in reference[7:]:
         x, y = next(resumed)
@@ -89,21 +90,21 @@ def test_resumed_stream_sees_the_same_batches():
 
 
 def test_epochs_are_permutations_and_differ():
-    stream = GPUBatchStream(random_images(40), torch.arange(40), 10, seed=0)
+    stream = DeviceBatchStream(random_images(40), torch.arange(40), 10, seed=0)
     epochs = [torch.cat([next(stream)[1] for _ in range(4)]) for _ in range(2)]
     assert all(sorted(e.tolist()) == list(range(40)) for e in epochs)
     assert not torch.equal(epochs[0], epochs[1])
 
 
 def test_resume_refuses_a_different_stream():
-    stream = GPUBatchStream(random_images(40), torch.arange(40), 10, seed=0)
-    other = GPUBatchStream(random_images(40), torch.arange(40), 10, seed=1)
+    stream = DeviceBatchStream(random_images(40), torch.arange(40), 10, seed=0)
+    other = DeviceBatchStream(random_images(40), torch.arange(40), 10, seed=1)
     with pytest.raises(ValueError, match="seed"):
         other.load_state_dict(stream.state_dict())
 
 
 def test_eval_pass_covers_every_sample_once_in_order():
-    stream = GPUBatchStream(random_images(23), torch.arange(23), 5, train=False)
+    stream = DeviceBatchStream(random_images(23), torch.arange(23), 5, train=False)
     labels = [y for _, y in stream]
     assert [len(y) for y in labels] == [5, 5, 5, 5, 3] and stream.steps_per_epoch == 5
     assert torch.equal(torch.cat(labels), torch.arange(23))
@@ -196,14 +197,14 @@ def test_synthetic_data_is_learnable():
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2), torch.nn.ReLU(),
                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 10))
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
-    stream = GPUBatchStream(train.images, train.labels, 32)
+    stream = DeviceBatchStream(train.images, train.labels, 32)
     for _ in range(40):
         x, y = next(stream)
         loss = torch.nn.functional.cross_entropy(net(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    test_stream = GPUBatchStream(test.images, test.labels, 100, train=False, mean=stream.mean)
+    test_stream = DeviceBatchStream(test.images, test.labels, 100, train=False, mean=stream.mean)
     with torch.no_grad():
         correct = sum(int((net(x).argmax(1) == y).sum()) for x, y in test_stream)
     assert correct / 200 > 0.4  # chance is 0.1
@@ -233,18 +234,18 @@ def test_real_cifar_bytes_through_our_loader(tmp_path, monkeypatch):
 
 
 def test_default_root_is_the_configured_data_root(tmp_path, monkeypatch):
-    monkeypatch.setattr(config, "DATA_ROOT", tmp_path)
+    monkeypatch.setattr(env, "DATA_ROOT", tmp_path)
     with pytest.raises(DatasetNotFoundError, match=str(tmp_path)):
         load_image_tensors("cifar100", "test")
 
 
 def test_textbook_loader_computes_the_same_batches(tmp_path, monkeypatch):
-    monkeypatch.setattr(config, "DATA_ROOT", tmp_path)
+    monkeypatch.setattr(env, "DATA_ROOT", tmp_path)
     folder = make_folder(tmp_path / "tiny")
     loader = data.torchvision_loader(folder, train=False, batch_size=4, workers=0)
     test = load_image_tensors(folder, "test")
     mean = pixel_mean(load_image_tensors(folder, "train").images)
-    stream = GPUBatchStream(test.images, test.labels, 4, train=False, mean=mean)
+    stream = DeviceBatchStream(test.images, test.labels, 4, train=False, mean=mean)
     for (x, y), (x_ref, y_ref) in zip(loader, stream, strict=True):
         assert torch.allclose(x, x_ref, atol=1e-6) and torch.equal(y, y_ref)
     x, _ = next(iter(data.torchvision_loader(folder, train=True, batch_size=4, workers=0)))

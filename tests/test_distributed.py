@@ -11,8 +11,8 @@ import pytest
 import torch
 from _train_helpers import one_thread, run_child, write_config  # noqa: F401
 
-from resattn_min.checkpoint import load_checkpoint
-from resattn_min.distributed import DistInfo, average_gradients, shard, wrap_model
+from resattn_min.train.checkpoint import load_checkpoint
+from resattn_min.train.distributed import DistInfo, average_gradients, shard, wrap_model
 
 
 def test_each_rank_takes_its_contiguous_slice_of_the_global_batch():
@@ -23,6 +23,7 @@ def test_each_rank_takes_its_contiguous_slice_of_the_global_batch():
         shard(batch, DistInfo(rank=0, world_size=3))
 
 
+@pytest.mark.slow
 def test_two_process_ddp_matches_one_process(tmp_path):
     options = {"model": "tiny_convnet_test", "total_iters": 8, "milestones": [6], "ckpt_every": 4}
     for name, nproc in (("one", 1), ("two", 2)):
@@ -47,7 +48,7 @@ def _graph_step_rank(rank: int, store: str, out: str) -> None:
     """One rank of the CUDA-graph step's recipe without DDP: broadcast weights, own half batch, average."""
     import _tiny_models  # noqa: F401
 
-    from resattn_min.registry import create_model
+    from resattn_min.models.registry import create_model
 
     torch.distributed.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
     torch.manual_seed(rank)  # different initial weights on purpose: wrap_model must make them rank 0's
@@ -62,10 +63,11 @@ def _graph_step_rank(rank: int, store: str, out: str) -> None:
     torch.distributed.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_averaged_half_batch_gradients_are_the_global_batch_gradient(tmp_path):
     import _tiny_models  # noqa: F401
 
-    from resattn_min.registry import create_model
+    from resattn_min.models.registry import create_model
 
     torch.multiprocessing.spawn(_graph_step_rank, args=(str(tmp_path / "store"), str(tmp_path)), nprocs=2)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]

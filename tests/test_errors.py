@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from resattn_min import create_model
-from resattn_min.cifar import attention_cifar, modules_for_depth
+from resattn_min.models.cifar import attention_cifar, modules_for_depth
 
 
 def test_wrong_depth_lists_valid_depths():

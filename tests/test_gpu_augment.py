@@ -9,8 +9,8 @@ import torch.nn.functional as F
 import torchvision.transforms.functional as TF
 from PIL import Image
 
-from resattn_min.gpu_augment import ImageNetGPUStream, colour_jitter, crop_boxes, resized_crops
-from resattn_min.imagenet_data import imagenet_transforms
+from resattn_min.data.imagenet import imagenet_transforms
+from resattn_min.data.imagenet_gpu import ImageNetGPUStream, colour_jitter, crop_boxes, resized_crops
 
 
 def smooth_images(n: int, size: int, seed: int = 0) -> torch.Tensor:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from resattn_min.imagenet_data import (
+from resattn_min.data.imagenet import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     LoaderStream,

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # pip-installs the package and runs chapters
+
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
 RESULT_CHAPTERS = [path for path in CHAPTERS if 7 <= int(path.name[:2]) <= 11]
@@ -48,8 +50,8 @@ def test_the_installed_package_carries_its_weights_and_says_where_results_are(si
     out = _python(site, """
 import resattn_min, torch
 from resattn_min import create_model
-from resattn_min.config import find_repository
-from resattn_min.runs_on_record import load_runs
+from resattn_min.env import find_repository
+from resattn_min.analysis.runs_on_record import load_runs
 print(resattn_min.__file__)
 print(find_repository())
 model = create_model("attention92_cifar", trunk="36m+17", pretrained=True)
@@ -67,7 +69,7 @@ except FileNotFoundError as err:
 
 def test_chapters_7_to_11_read_the_clones_results_with_the_installed_package(site):
     """The result chapters through nbval (quick mode), their kernels importing the installed copy."""
-    out = _python(site, "import resattn_min; from resattn_min.config import REPO_ROOT; "
+    out = _python(site, "import resattn_min; from resattn_min.env import REPO_ROOT; "
                         "print(resattn_min.__file__); print(REPO_ROOT)", cwd=ROOT / "chapters")
     file, repository = out.strip().splitlines()
     assert Path(file).is_relative_to(site) and Path(repository) == ROOT

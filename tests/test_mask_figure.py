@@ -1,17 +1,18 @@
-"""Fig. 1 from a trained network (resattn_min.mask_figure): each stage's mask at its own resolution."""
+"""Fig. 1 from a trained network (analysis/mask_figure.py): each stage's mask at its own resolution."""
 
 import json
 from dataclasses import asdict
 
+import pytest
 import torch
 from test_data import make_folder
 
 from resattn_min import create_model
-from resattn_min.__main__ import main
-from resattn_min.checkpoint import save_checkpoint
-from resattn_min.mask_figure import mask_responses
-from resattn_min.masks import capture_masks
-from resattn_min.schedule import TrainConfig
+from resattn_min.analysis.mask_figure import mask_responses
+from resattn_min.cli import main
+from resattn_min.models.mask_capture import capture_masks
+from resattn_min.train.checkpoint import save_checkpoint
+from resattn_min.train.run_config import TrainConfig
 
 
 def test_one_response_per_stage_at_the_masks_own_resolution():
@@ -31,6 +32,7 @@ def test_one_response_per_stage_at_the_masks_own_resolution():
     assert model.training
 
 
+@pytest.mark.slow
 def test_masks_command_writes_the_figure_and_its_record(tmp_path):
     folder = make_folder(tmp_path / "tiny-folder", sizes=(40, 40))
     cfg = TrainConfig(model="attention56", dataset=str(folder), image_size=32)

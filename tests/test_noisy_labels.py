@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from resattn_min.noisy_labels import confusion_matrix, corrupt_labels
+from resattn_min.data.noisy_labels import confusion_matrix, corrupt_labels
 
 
 def test_confusion_matrix_is_eq7():

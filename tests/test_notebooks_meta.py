@@ -2,7 +2,7 @@
 
 A reader who opens a chapter on Colab must find a badge that opens *this* notebook, a first cell that
 installs the package on Colab only (and never reinstalls torch) and says whether a GPU is there, the
-quick switch read in one place (``resattn_min.config``), exercises with folded solutions, and a citation
+quick switch read in one place (``resattn_min.env``), exercises with folded solutions, and a citation
 of the paper that resolves in the bibliography. Chapters are committed without outputs: the book runs them.
 """
 

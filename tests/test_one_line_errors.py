@@ -8,9 +8,9 @@ import pytest
 import torch
 from _train_helpers import CHILD, ENV, error_of, one_thread, tiny_image_folder, write_config  # noqa: F401
 
-from resattn_min.__main__ import main
-from resattn_min.checkpoint import CheckpointError, load_checkpoint
-from resattn_min.reproduce import reproduce
+from resattn_min.cli import main
+from resattn_min.experiments.reproduce import reproduce
+from resattn_min.train.checkpoint import CheckpointError, load_checkpoint
 
 #: The tiny test network in place of an experiment's model (flags given last win).
 TINY = ["--model", "tiny_attention_test", "--schedule", "none", "--lr", "0.1", "--milestones", "20,30",
@@ -84,7 +84,7 @@ def test_a_yaml_syntax_error_names_the_file_and_the_place(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["bench", "--batch", "-1"], "--batch, --image-size and --steps must be at least 1"),
+    (["bench", "--batch", "-1"], "--batch-size, --image-size and --steps must be at least 1"),
     (["bench", "--out", "{tmp}"], "--out {tmp} is a folder; give a file name"),
     (["bench-data", "--dataset", "{tmp}", "--workers", "a,b"], "--workers takes comma-separated numbers"),
     (["bench-data", "--dataset", "{tmp}", "--out", "{tmp}"], "--out {tmp} is a folder"),
@@ -96,11 +96,12 @@ def test_bench_flags_are_checked_before_any_work(tmp_path, capsys, flags, messag
 
 
 def test_reproduce_with_no_process_at_a_time_is_refused(tmp_path, capsys):
-    assert main(["reproduce", "attention56_arl", "--parallel", "0", "--dataset", "synthetic", "--runs-dir",
+    assert main(["reproduce", "attention56_arl", "--parallel", "0", "--dataset", "synthetic", "--run-dir",
                  str(tmp_path), "--deadline", "5"]) == 2
     assert "--parallel must be at least 1, got 0" in error_of(capsys, one_line=True)
 
 
+@pytest.mark.slow
 def test_a_failed_experiment_says_why_and_where_its_log_is(tmp_path, monkeypatch):
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)

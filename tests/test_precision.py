@@ -8,9 +8,14 @@ import pytest
 import torch
 from torch import nn
 
-from resattn_min.fast_step import TrainingSnapshot, backward_and_update, device_side_sgd, loss_and_correct
-from resattn_min.precision import AMP_CHOICES, amp_name, loss_scaler, resolve_amp
-from resattn_min.trainer import train_step
+from resattn_min.train.cuda_graph import (
+    TrainingSnapshot,
+    backward_and_update,
+    device_side_sgd,
+    loss_and_correct,
+)
+from resattn_min.train.precision import AMP_CHOICES, amp_name, loss_scaler, resolve_amp
+from resattn_min.train.step import train_step
 
 CUDA, CPU = torch.device("cuda"), torch.device("cpu")
 

@@ -11,12 +11,12 @@ import torch
 from _train_helpers import error_of
 
 from resattn_min import create_model
-from resattn_min.__main__ import main
-from resattn_min.checkpoint import load_checkpoint, trained_config
-from resattn_min.config import DATA_ROOT
-from resattn_min.masks import capture_masks
-from resattn_min.pretrained import WEIGHTS, WEIGHTS_DIR, WithPixelMean, pretrained_model, weights_path
-from resattn_min.runs_on_record import RESULTS, load_runs, load_trained
+from resattn_min.analysis.runs_on_record import RESULTS, load_runs, load_trained
+from resattn_min.cli import main
+from resattn_min.env import DATA_ROOT
+from resattn_min.models.mask_capture import capture_masks
+from resattn_min.models.pretrained import WEIGHTS, WEIGHTS_DIR, WithPixelMean, pretrained_model, weights_path
+from resattn_min.train.checkpoint import load_checkpoint, trained_config
 
 ROOT = Path(__file__).resolve().parent.parent
 JPEG = DATA_ROOT / "cifar10-jpeg"
@@ -44,6 +44,7 @@ def test_plain_networks_keep_the_keys_of_their_checkpoints():
 
 
 @pytest.mark.parametrize("name", ["cifar10_jpeg_attention56_arl", "cifar10_jpeg_attention92_nal"])
+@pytest.mark.slow
 def test_pretrained_network_is_the_trained_one_with_the_mean_subtraction_inside(name):
     entry = WEIGHTS[name]
     model = create_model(entry.model, pretrained=True, **entry.options)
@@ -83,6 +84,7 @@ def test_default_options_may_be_spelled_out_and_a_new_classifier_keeps_the_featu
                if not k.startswith("fc."))
 
 
+@pytest.mark.slow
 def test_masks_of_a_pretrained_network_are_recorded():
     model = create_model("attention56_cifar", trunk="36m+17", pretrained=True)
     with torch.no_grad(), capture_masks(model) as records:
@@ -92,6 +94,7 @@ def test_masks_of_a_pretrained_network_are_recorded():
         model(torch.rand(1, 3, 64, 64))
 
 
+@pytest.mark.slow
 def test_torch_hub_loads_every_model_and_the_trained_weights():
     import importlib.util
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from resattn_min import AttentionModule, ResidualUnit, SoftMaskBranch, capture_masks, create_model
-from resattn_min.mask_activation import get_activation
-from resattn_min.masks import attention_modules
+from resattn_min.models.mask_activation import get_activation
+from resattn_min.models.mask_capture import attention_modules
 
 
 def _zero_mask(module: AttentionModule):
@@ -117,7 +117,7 @@ def test_soft_mask_merges_add_only_the_skip_unit_output():
     with torch.no_grad():
         zeroed = mask(x)
         low = mask.down[1](mask.pool(mask.down[0](mask.pool(x))))
-        from resattn_min.soft_mask import upsample_like
+        from resattn_min.models.soft_mask import upsample_like
 
         mid_ref = mask.down[0](mask.pool(x))
         expected = mask.head(upsample_like(mask.up[0](upsample_like(low, mid_ref)), x))

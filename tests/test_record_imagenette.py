@@ -10,8 +10,8 @@ import math
 import pandas as pd
 import pytest
 
-from resattn_min.imagenette_record import achieved_tflops, at_crop, step_times, table7_numbers
-from resattn_min.pipeline_record import (
+from resattn_min.analysis.imagenette_record import achieved_tflops, at_crop, step_times, table7_numbers
+from resattn_min.analysis.pipeline_record import (
     G1,
     G2,
     pipeline_table,
@@ -20,7 +20,7 @@ from resattn_min.pipeline_record import (
     two_gpu_numbers,
     workers_to_keep_up,
 )
-from resattn_min.runs_on_record import bench_rows, learning_curve, load_runs, single_crop_errors
+from resattn_min.analysis.runs_on_record import bench_rows, learning_curve, load_runs, single_crop_errors
 
 ROWS = [{"model": m, "variant": v, "ms_per_step": ms, "images_per_s": 64e3 / ms}
         for m, v, ms in (("a", "eager", 100.0), ("a", "fast", 20.0),

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 
+import pytest
 from _train_helpers import CHILD, ENV
 
-from resattn_min.__main__ import main
-from resattn_min.experiments import EXPERIMENTS
-from resattn_min.reproduce import reproduce, train_command
+from resattn_min.cli import main
+from resattn_min.experiments.catalog import EXPERIMENTS
+from resattn_min.experiments.reproduce import reproduce, train_command
 
 #: The tiny registered test network in place of the experiment's model (flags given last win).
 TINY = ["--model", "tiny_attention_test", "--schedule", "none", "--lr", "0.1", "--milestones", "20,30",
@@ -38,6 +39,7 @@ def test_unknown_experiment_is_a_clear_error(capsys):
     assert "unknown experiment 'attention93'" in err and "attention92_nal" in err
 
 
+@pytest.mark.slow
 def test_stopped_runs_start_again_and_finished_runs_are_kept(tmp_path, monkeypatch):
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)

@@ -6,10 +6,13 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 from _train_helpers import CHILD, ENV, one_thread, run_child, write_config  # noqa: F401
 
-from resattn_min.checkpoint import list_checkpoints, load_checkpoint
+from resattn_min.train.checkpoint import list_checkpoints, load_checkpoint
+
+pytestmark = pytest.mark.slow  # kills a training subprocess and resumes it
 
 
 def final_state(run_dir):

@@ -17,12 +17,12 @@ import pytest
 import torch
 from _train_helpers import CHILD, ENV, error_of, one_thread, run_child, tiny_config, write_config  # noqa: F401
 
-from resattn_min import trainer
-from resattn_min.__main__ import main
-from resattn_min.checkpoint import list_checkpoints, load_checkpoint
-from resattn_min.results import MetricsLog
-from resattn_min.run_folder import RunFolderError, claim_run_folder
-from resattn_min.trainer import TrainingDiverged, train
+from resattn_min.cli import main
+from resattn_min.train import loop as trainer
+from resattn_min.train.checkpoint import list_checkpoints, load_checkpoint
+from resattn_min.train.loop import TrainingDiverged, train
+from resattn_min.train.results import MetricsLog
+from resattn_min.train.run_folder import RunFolderError, claim_run_folder
 
 
 def iterations(jsonl: Path) -> list[int]:
@@ -44,6 +44,7 @@ def test_a_fresh_run_refuses_a_folder_that_holds_an_earlier_run(tmp_path, capsys
     assert run_files(run_dir) == before
 
 
+@pytest.mark.slow
 def test_overwrite_deletes_the_earlier_run_before_a_fresh_one(tmp_path):
     train(tiny_config(tmp_path, total_iters=10, milestones=[5], ckpt_every=5))
     result = train(tiny_config(tmp_path, total_iters=4, milestones=[2], ckpt_every=2), overwrite=True)
@@ -64,8 +65,9 @@ def test_a_second_run_in_a_folder_in_use_is_refused(tmp_path, capsys):
     assert "attention56_arl named more than once" in error_of(capsys, one_line=True)
 
 
+@pytest.mark.slow
 def test_a_killed_run_leaves_no_lock_behind(tmp_path):
-    script = (f"import time\nfrom resattn_min.run_folder import claim_run_folder\n"
+    script = (f"import time\nfrom resattn_min.train.run_folder import claim_run_folder\n"
               f"with claim_run_folder({str(tmp_path)!r}, fresh=True):\n"
               "    print('held', flush=True)\n    time.sleep(120)\n")
     holder = subprocess.Popen([sys.executable, "-c", script], env=ENV, stdout=subprocess.PIPE, text=True)
@@ -152,6 +154,7 @@ def test_a_diverged_update_is_never_saved_or_named_as_good(tmp_path):
         assert all(torch.isfinite(t).all() for t in tensors), path.name
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_where_the_run_stopped_and_exits_130(tmp_path):
     run_dir = tmp_path / "run"
     config = str(write_config(tmp_path / "c.yaml", run_dir, total_iters=20, milestones=[10, 15]))
@@ -176,6 +179,7 @@ def test_ctrl_c_saves_a_checkpoint_where_the_run_stopped_and_exits_130(tmp_path)
     assert json.loads((run_dir / "results.json").read_text())["resumed_from"] == at
 
 
+@pytest.mark.slow
 def test_a_full_disk_ends_the_run_in_one_line_and_leaves_no_half_file(tmp_path):
     run_dir = tmp_path / "run"
     config = write_config(tmp_path / "c.yaml", run_dir, total_iters=10, milestones=[5], ckpt_every=5)

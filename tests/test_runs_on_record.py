@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from resattn_min.__main__ import main
-from resattn_min.config import DATA_ROOT
-from resattn_min.runs_on_record import (
+from resattn_min.analysis.runs_on_record import (
     GROUPS,
     RESULTS,
     learning_curve,
@@ -17,6 +15,8 @@ from resattn_min.runs_on_record import (
     shared_recipe,
     single_crop_errors,
 )
+from resattn_min.cli import main
+from resattn_min.env import DATA_ROOT
 
 RECORD = ("command", "device", "date", "git_commit", "torch", "test_error", "iterations", "schedule_scale",
           "wall_time_s", "train_images_per_s", "config")
@@ -64,7 +64,7 @@ def test_two_gpus_train_the_same_network_to_the_same_error():
 
 
 def test_the_gpu_waited_where_the_workers_supplied_less_than_the_step_uses():
-    from resattn_min.runs_on_record import bench_rows
+    from resattn_min.analysis.runs_on_record import bench_rows
 
     supply, env = bench_rows("imagenette_data_160")
     steps, step_env = bench_rows("imagenette_160_b64")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from resattn_min import count_macs, count_parameters, create_model, list_models
-from resattn_min.report import PAPER_TABLES, paper_table
+from resattn_min.analysis.paper_tables import PAPER_TABLES, paper_table
 
 RELEASED_PARAMS = {"attention56": 31_810_728, "attention92": 52_466_344, "attentionnext56": 31_318_824}
 RELEASED_MACS = {"attention56": 6.27e9, "attention92": 10.53e9, "attentionnext56": 6.42e9}
@@ -52,6 +52,7 @@ def test_projection_only_when_needed():
     assert count_parameters(wider) - count_parameters(ResidualUnit(128, 128)) > 0
 
 
+@pytest.mark.slow
 def test_every_registered_model_builds_for_any_class_count():
     """Every name in the registry (also models other code registers) ends in a 7-way classifier."""
     for name in list_models():
@@ -60,6 +61,7 @@ def test_every_registered_model_builds_for_any_class_count():
         assert classifier.out_features == 7, name
 
 
+@pytest.mark.slow
 def test_paper_table_rows_put_paper_and_ours_side_by_side():
     rows = paper_table("Table 6 (CIFAR-10)")
     assert [r["model"] for r in rows] == list(PAPER_TABLES["Table 6 (CIFAR-10)"])

@@ -1,12 +1,12 @@
-"""Stacked runs (resattn_min.stacked): n networks trained as one are n runs, each as if trained alone."""
+"""Stacked runs (train/stacked.py): n networks trained as one are n runs, each as if trained alone."""
 
 import _tiny_models  # noqa: F401  (registers the tiny models)
 import pytest
 import torch
 
 from resattn_min import create_model
-from resattn_min.fast_step import loss_and_correct
-from resattn_min.stacked import stack_images, stack_models, stack_size, stack_states, unstack_state
+from resattn_min.train.cuda_graph import loss_and_correct
+from resattn_min.train.stacked import stack_images, stack_models, stack_size, stack_states, unstack_state
 
 
 def _runs(name: str, n: int, **options) -> list[torch.nn.Module]:
@@ -23,6 +23,7 @@ def _sgd(model: torch.nn.Module) -> torch.optim.SGD:
 
 @pytest.mark.parametrize("options", [{}, {"combination": "nal"}, {"activation": "channel"},
                                      {"activation": "spatial"}, {"mask": "local"}, {"unit": "resnext"}])
+@pytest.mark.slow
 def test_stacked_forward_is_each_run_on_its_own_images(options):
     models = _runs("attention56_cifar", 3, **options)
     stacked = stack_models(models)
@@ -46,6 +47,7 @@ def float64():
     torch.set_default_dtype(before)
 
 
+@pytest.mark.slow
 def test_stacked_training_is_each_run_trained_alone(float64):
     """Three SGD steps (Nesterov, momentum, weight decay) of a stack of three runs on their own batches:
     weights, BatchNorm statistics and momentum equal those of the three runs trained one by one."""

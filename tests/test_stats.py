@@ -1,4 +1,4 @@
-"""The book's one rule for comparing two test errors (``resattn_min.stats``)."""
+"""The book's one rule for comparing two test errors (``resattn_min.analysis.stats``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from resattn_min.stats import Z95, compare_errors, standard_error
+from resattn_min.analysis.stats import Z95, compare_errors, standard_error
 
 
 def test_standard_error_of_one_rate_is_binomial():

@@ -7,10 +7,13 @@ import pytest
 import torch
 from _train_helpers import one_thread, tiny_config, tiny_image_folder  # noqa: F401  (one_thread: autouse)
 
-from resattn_min.checkpoint import list_checkpoints, load_checkpoint
 from resattn_min.data import make_cifar_streams
-from resattn_min.fast_step import FastPathUnavailable, GraphStep
-from resattn_min.trainer import TrainingDiverged, build_model, train
+from resattn_min.train.build import build_model
+from resattn_min.train.checkpoint import list_checkpoints, load_checkpoint
+from resattn_min.train.cuda_graph import CudaGraphStep, CudaGraphUnavailable
+from resattn_min.train.loop import TrainingDiverged, train
+
+pytestmark = pytest.mark.slow  # every test trains
 
 
 def test_quick_mode_run_learns_and_reports_final_iteration_error(tmp_path):
@@ -80,8 +83,8 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
 
 def test_fast_path_needs_a_gpu_and_the_trainer_falls_back(tmp_path, capsys):
     model = build_model(tiny_config(tmp_path), 10)
-    with pytest.raises(FastPathUnavailable, match="needs a GPU"):
-        GraphStep(model, torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+    with pytest.raises(CudaGraphUnavailable, match="needs a GPU"):
+        CudaGraphStep(model, torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
     result = train(tiny_config(tmp_path, total_iters=4, milestones=[2], cuda_graph=True))
     assert "CUDA-graph step needs a GPU" in capsys.readouterr().out and not result.results["cuda_graph"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from resattn_min import AttentionModule
-from resattn_min.mask_activation import ACTIVATIONS, ChannelAttention, SpatialAttention
+from resattn_min.models.mask_activation import ACTIVATIONS, ChannelAttention, SpatialAttention
 
 from ..grading import Assignment
 from .quick import assert_learns, tiny_network
@@ -17,7 +17,7 @@ ASSIGNMENT = Assignment(
     chapter="chapter 4, Mask activations (Sec. 3.3, Table 1)",
     effort="1-2 hours",
     forbidden=(
-        "resattn_min.mask_activation", "resattn_min.ChannelAttention", "resattn_min.SpatialAttention",
+        "resattn_min.models.mask_activation", "resattn_min.ChannelAttention", "resattn_min.SpatialAttention",
         "resattn_min.MixedAttention", "resattn_min.get_activation",
     ),
 )

@@ -6,8 +6,8 @@ import torch
 from torch import nn
 
 from resattn_min import AttentionModule, count_macs, count_parameters
-from resattn_min.residual_unit import ResidualUnit
-from resattn_min.soft_mask import MASKS, LocalConvMask, SoftMaskBranch, local_mask_width
+from resattn_min.models.residual_unit import ResidualUnit
+from resattn_min.models.soft_mask import MASKS, LocalConvMask, SoftMaskBranch, local_mask_width
 
 from ..grading import Assignment
 from .quick import assert_learns, tiny_network
@@ -18,7 +18,7 @@ ASSIGNMENT = Assignment(
     filename="a2_local_mask.py",
     chapter="chapter 2, The soft mask branch (Sec. 3.2, Fig. 3, Table 4)",
     effort="2-3 hours",
-    forbidden=("resattn_min.LocalConvMask", "resattn_min.soft_mask.LocalConvMask", "local_mask_width"),
+    forbidden=("resattn_min.LocalConvMask", "resattn_min.models.soft_mask.LocalConvMask", "local_mask_width"),
 )
 
 #: The three stages of the CIFAR Attention-56: channels, map size, max-pools of the encoder-decoder mask.

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from resattn_min import AttentionModule, attention_cifar, count_parameters, get_unit
-from resattn_min.residual_unit import ResidualUnit
+from resattn_min.models.residual_unit import ResidualUnit
 
 from ..grading import Assignment
 from .quick import assert_learns, tiny_network

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from resattn_min import attention_cifar
-from resattn_min.soft_mask import SoftMaskBranch
+from resattn_min.models.soft_mask import SoftMaskBranch
 
 from ..grading import Assignment, expect_error
 from .quick import assert_learns, tiny_network

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from resattn_min.noisy_labels import confusion_matrix
+from resattn_min.data.noisy_labels import confusion_matrix
 
 from ..grading import Assignment, expect_error, shared
 from .quick import PASS_ACCURACY, QUICK_STEPS, grading_data, tiny_network
@@ -16,7 +16,7 @@ ASSIGNMENT = Assignment(
     filename="a6_noisy_labels.py",
     chapter="Sec. 4.1, Noisy label robustness (Eq. 7, Table 5); chapter 8, Noisy labels",
     effort="2-3 hours",
-    forbidden=("resattn_min.noisy_labels", "resattn_min.data.corrupt_labels"),
+    forbidden=("resattn_min.data.noisy_labels", "resattn_min.data.cifar.corrupt_labels"),
 )
 
 #: Clean labels, and pure noise: at r = 1 / K every row of Q is uniform and a label says nothing.

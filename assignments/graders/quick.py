@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from resattn_min import ResidualAttentionNetwork, Stage
 from resattn_min.data import pixel_mean, synthetic_dataset
-from resattn_min.trainer import train_step
+from resattn_min.train.step import train_step
 
 __all__ = [
     "tiny_network", "quick_data", "grading_data", "train_steps", "accuracy", "one_thread", "assert_learns",

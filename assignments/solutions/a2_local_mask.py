@@ -45,8 +45,8 @@ import torch
 from torch import Tensor, nn
 
 from resattn_min import count_macs, count_parameters
-from resattn_min.residual_unit import ResidualUnit, UnitFactory
-from resattn_min.soft_mask import MaskHead, SoftMaskBranch
+from resattn_min.models.residual_unit import ResidualUnit, UnitFactory
+from resattn_min.models.soft_mask import MaskHead, SoftMaskBranch
 
 
 def matched_width(channels: int, depth: int, r: int = 1) -> int:

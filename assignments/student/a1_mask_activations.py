@@ -18,7 +18,7 @@ is written below as an example. Write the other two:
    channel's map is brought to the same statistics, so what is left is *where* it is high.
 
 The classes at the end wrap your functions as modules, so the grader can put them into the mask head
-of an Attention Module. Do not use the package's own activations (``resattn_min.mask_activation``):
+of an Attention Module. Do not use the package's own activations (``resattn_min.models.mask_activation``):
 that is the book's answer, and a submission that imports it scores zero.
 
 Questions for your report (not graded): each of f2 and f3 throws away something that f1 keeps -- what,

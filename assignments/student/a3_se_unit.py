@@ -4,7 +4,8 @@
 """Assignment 3 -- a new basic unit: the squeeze-and-excitation residual unit (chapters 1 and 5).
 
 The paper builds Attention Modules from any basic unit: pre-activation residual units, ResNeXt and
-Inception units (Sec. 3, Sec. 4.2). The package picks units by name from ``resattn_min.residual_unit.UNITS``
+Inception units (Sec. 3, Sec. 4.2). The package picks units by name from
+``resattn_min.models.residual_unit.UNITS``
 (``get_unit``), so a new unit plugs into every module and network once it is registered there. Add the
 squeeze-and-excitation (SE) unit of Hu et al. (CVPR 2018): a pre-activation bottleneck whose residual
 branch is rescaled channel by channel before the shortcut is added,
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from resattn_min.residual_unit import UNITS, ResidualUnit
+from resattn_min.models.residual_unit import UNITS, ResidualUnit
 
 
 def se_parameters(channels: int, reduction: int = 16) -> int:

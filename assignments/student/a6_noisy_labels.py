@@ -34,7 +34,7 @@ no Attention Modules) at ``r`` = 1.0, 0.9, 0.7, 0.5, 0.3 with a few hundred step
 (Table 5 at small scale): does the attention network degrade more slowly, and is the difference larger
 than the spread over seeds?
 
-Do not use the package's ``resattn_min.noisy_labels`` (the book's answer): a submission that does scores
+Do not use the package's ``resattn_min.data.noisy_labels`` (the book's answer): a submission that does scores
 zero. Grade your work with ``python -m assignments.grade 6``.
 """
 

@@ -1,0 +1,193 @@
+"""The paper's full-length CIFAR runs, carried across working sessions: a ledger, segments, checkpoints.
+
+A run of 160,000 iterations is longer than the GPU time of one working session, so it is trained in
+*segments*: each GPU session resumes every unfinished run from its newest checkpoint, trains until a
+deadline, and brings the checkpoints back. Three things make that routine:
+
+* the **ledger** (``results/campaign/ledger.json``, kept in git): every run of the campaign with its
+  experiment and seed, the iteration it reached, its status and every segment (iterations, wall time,
+  images/s, device, commit, date), so the next session knows where to go on even if a checkpoint is lost;
+* the **store** (``~/resattn-campaign/<run>/``, outside the repository): each unfinished run's newest
+  checkpoint between sessions. A run whose checkpoint the store lacks is marked ``lost`` and starts again;
+* **pieces**: a GPU call brings back files of at most 16 MiB and carries at most 64 MiB, so checkpoints
+  travel split into pieces (:func:`split_file`, :func:`join_pieces`).
+
+The trainer records the segments itself (in each checkpoint and in ``results.json``); the ledger copies
+them. ``python -m resattn_min campaign status`` prints the ledger.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from ..atomic import write_atomic, write_json
+from ..env import RESULTS
+from ..train.checkpoint import list_checkpoints
+from .catalog import get_experiment
+
+__all__ = [
+    "RUNS", "LEDGER", "STORE", "CURVES", "PIECE_BYTES", "RUN_FILES", "new_ledger", "load_ledger",
+    "update_ledger", "check_store", "split_file", "join_pieces", "pack_checkpoints", "status_lines",
+    "save_ledger",
+]
+
+#: Issue 16's runs, by priority: Table 6 with three seeds each, then the deepest pair of Table 3.
+RUNS = ("attention92", "resnet164", "attention92_s1", "resnet164_s1", "attention92_s2", "resnet164_s2",
+        "attention164_arl", "attention164_nal")
+LEDGER = RESULTS / "campaign" / "ledger.json"
+STORE = Path(os.environ.get("RESATTN_CAMPAIGN_STORE", "~/resattn-campaign")).expanduser()
+#: Size of one piece of a checkpoint on its way between machines (a returned file may hold 16 MiB).
+PIECE_BYTES = 15 * 2**20
+#: A run's small files, which travel with its checkpoint so that its learning curve stays whole.
+RUN_FILES = ("log.txt", "metrics.csv", "metrics.jsonl")
+#: Where the learning curves of unfinished runs are kept in git (a finished run's folder holds its own).
+CURVES = RESULTS / "campaign" / "runs"
+TARGET = 160_000
+
+
+def new_ledger(runs: tuple[str, ...] = RUNS) -> dict:
+    """A ledger of ``runs`` (experiment names), none started."""
+    entries = {}
+    for name in runs:
+        exp = get_experiment(name)
+        entries[name] = {"model": exp.model, "options": {k: v for k, v in exp.options.items() if k != "seed"},
+                         "seed": exp.options.get("seed", 0), "target_iterations": TARGET, "iteration": 0,
+                         "status": "waiting", "checkpoint": None, "segments": []}
+    return {"campaign": "CIFAR-10 (JPEG copy), the paper's full schedule", "runs_dir": "cifar10_jpeg_full",
+            "store": "~/resattn-campaign/<run>/ (outside the repository)", "runs": entries}
+
+
+def load_ledger(path: Path = LEDGER) -> dict:
+    import json
+
+    return json.loads(Path(path).read_text()) if Path(path).is_file() else new_ledger()
+
+
+def _copy_run_files(source: Path, *targets: Path) -> None:
+    for target in targets:
+        target.mkdir(parents=True, exist_ok=True)
+        for name in RUN_FILES:
+            if (source / name).is_file():
+                shutil.copy2(source / name, target / name)
+
+
+def update_ledger(ledger: dict, runs_dir: Path, store: Path = STORE, curves: Path = CURVES,
+                  finished: Path | None = None) -> list[str]:
+    """Take in what a GPU session left in ``runs_dir`` (one folder per run); returns what changed.
+
+    A finished run (``results.json``) is ``done`` with its final error, and its results, log and metrics
+    go to ``finished/<run>/`` (default ``results/<ledger's runs_dir>/``, a group of the runs on record).
+    An unfinished one is ``paused`` at its newest checkpoint, which is copied into ``store`` (replacing
+    the run's older one there) with the run's log and metrics; those also go to ``curves`` (in the
+    repository) until the run is done.
+    """
+    finished = Path(finished) if finished is not None else RESULTS / ledger["runs_dir"]
+    changes = []
+    for name, entry in ledger["runs"].items():
+        folder = Path(runs_dir) / name
+        results = folder / "results.json"
+        if results.is_file():
+            import json
+
+            r = json.loads(results.read_text())
+            _copy_run_files(folder, finished / name)
+            shutil.copy2(results, finished / name / "results.json")
+            entry.update(status="done", iteration=r["iterations"], segments=r.get("segments", []),
+                         test_error=r["test_error"], checkpoint=None)
+            changes.append(f"{name}: done at {r['iterations']}, test error {100 * r['test_error']:.2f}%")
+            continue
+        found = list_checkpoints(folder) if folder.is_dir() else []
+        if not found:
+            continue
+        newest = found[-1]
+        state = torch.load(newest, map_location="cpu", weights_only=True)
+        if state["iteration"] <= entry["iteration"] and entry["status"] != "lost":
+            continue
+        kept = Path(store) / name
+        kept.mkdir(parents=True, exist_ok=True)
+        for old in kept.glob("checkpoint-*.pt"):
+            old.unlink()
+        shutil.copy2(newest, kept / newest.name)
+        _copy_run_files(folder, kept, Path(curves) / name)
+        entry.update(status="paused", iteration=state["iteration"], segments=state.get("segments", []),
+                     checkpoint=newest.name)
+        changes.append(f"{name}: paused at {state['iteration']} ({newest.name} kept in {kept})")
+    return changes
+
+
+def check_store(ledger: dict, store: Path = STORE) -> list[str]:
+    """Mark ``lost`` every started, unfinished run whose checkpoint the store no longer holds."""
+    lost = []
+    for name, entry in ledger["runs"].items():
+        if entry["status"] == "paused" and not (Path(store) / name / str(entry["checkpoint"])).is_file():
+            entry.update(status="lost", lost_at=entry["iteration"], iteration=0, checkpoint=None)
+            lost.append(f"{name}: checkpoint {entry.get('checkpoint')} missing from {store}; starts again")
+    return lost
+
+
+def split_file(path: Path, out_dir: Path, piece: int = PIECE_BYTES) -> list[Path]:
+    """``path`` as ``out_dir/<name>.part00``, ``.part01``, ... of at most ``piece`` bytes each."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parts = []
+    with open(path, "rb") as f:
+        while chunk := f.read(piece):
+            part = out_dir / f"{path.name}.part{len(parts):02d}"
+            part.write_bytes(chunk)
+            parts.append(part)
+    return parts
+
+
+def join_pieces(folder: Path, dest: Path) -> list[Path]:
+    """Put together every ``<name>.partNN`` series of ``folder`` as ``dest/<name>`` (atomically); the run's
+    small files (log, metrics) that came with them are copied beside it."""
+    series: dict[str, list[Path]] = {}
+    for part in sorted(Path(folder).glob("*.part[0-9][0-9]")):
+        series.setdefault(part.name.rsplit(".part", 1)[0], []).append(part)
+    dest.mkdir(parents=True, exist_ok=True)
+    joined = []
+    for name, parts in series.items():
+        if [p.name[-2:] for p in parts] != [f"{i:02d}" for i in range(len(parts))]:
+            raise ValueError(f"pieces of {name} in {folder} are not complete: {[p.name for p in parts]}")
+        def write(out, parts=parts) -> None:
+            for part in parts:
+                out.write(part.read_bytes())
+
+        joined.append(write_atomic(dest / name, write))
+    _copy_run_files(Path(folder), dest)
+    return joined
+
+
+def pack_checkpoints(ledger: dict, store: Path, out_dir: Path, runs: list[str] | None = None,
+                     max_bytes: int = 44 * 2**20) -> list[str]:
+    """Split the stored checkpoints of ``runs`` (default: every paused run) into ``out_dir/<run>/``,
+    taking whole runs until ``max_bytes``; returns the runs packed (the rest go in a later call)."""
+    packed, total = [], 0
+    for name in runs or [n for n, e in ledger["runs"].items() if e["status"] == "paused"]:
+        path = Path(store) / name / str(ledger["runs"][name]["checkpoint"])
+        size = path.stat().st_size
+        if packed and total + size > max_bytes:
+            break
+        split_file(path, Path(out_dir) / name)
+        _copy_run_files(path.parent, Path(out_dir) / name)
+        packed.append(name)
+        total += size
+    return packed
+
+
+def status_lines(ledger: dict) -> list[str]:
+    """One line per run: status, iteration reached, segments, and the error of a finished run."""
+    lines = [f"{'run':<20}{'status':<9}{'iteration':>10}{'of':>8}{'segments':>10}  test error"]
+    for name, e in ledger["runs"].items():
+        error = f"{100 * e['test_error']:.2f}%" if "test_error" in e else "-"
+        lines.append(f"{name:<20}{e['status']:<9}{e['iteration']:>10}{e['target_iterations']:>8}"
+                     f"{len(e['segments']):>10}  {error}")
+    return lines
+
+
+def save_ledger(ledger: dict, path: Path = LEDGER) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, ledger)
