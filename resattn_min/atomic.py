@@ -50,13 +50,17 @@ def write_json(path: str | Path, obj: dict) -> Path:
     return write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
 
 
-def append_line(path: str | Path, line: str) -> None:
-    """Append one line and make it durable before returning (a crash can cut only this line short)."""
+def append_line(path: str | Path, line: str, durable: bool = False) -> None:
+    """Append one line. Once this returns, a killed process cannot lose it (the line is in the operating
+    system's hands; a kill during the write can cut only this line short). ``durable=True`` also waits for
+    the disk (``fsync``), so that the line survives a crash of the machine: that costs milliseconds to
+    tens of milliseconds a call, which a run logging every few steps cannot pay on every row."""
     try:
         with open(path, "a") as f:
             f.write(line + "\n")
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
     except OSError as err:
         raise _named(err, path) from None
 

@@ -94,6 +94,29 @@ def test_every_checkpoint_has_its_metrics_row_on_disk_first(tmp_path, monkeypatc
     assert last_row_at_save == [(5, [5]), (10, [10])]  # a kill right after a save loses no row
 
 
+def test_only_a_checkpoints_metrics_row_waits_for_the_disk(tmp_path, monkeypatch):
+    """fsync on every row cost a lesson-sized GPU run (a row every 3 steps) 30 s of a 2-minute budget;
+    a row survives a killed process without it. The row a checkpoint belongs to is made durable first."""
+    events = []
+    fsync, save = os.fsync, trainer.save_checkpoint
+
+    def record_fsync(fd):
+        events.append(("fsync", Path(os.readlink(f"/proc/self/fd/{fd}")).name))
+        return fsync(fd)
+
+    def save_and_record(run_dir, iteration, payload, keep):
+        events.append(("save", iteration))
+        return save(run_dir, iteration, payload, keep=keep)
+
+    monkeypatch.setattr("resattn_min.atomic.os.fsync", record_fsync)
+    monkeypatch.setattr(trainer, "save_checkpoint", save_and_record)
+    train(tiny_config(tmp_path, total_iters=10, milestones=[5], ckpt_every=5, log_every=1))
+    rows = [i for i, event in enumerate(events) if event == ("fsync", "metrics.jsonl")]
+    saves = [i for i, event in enumerate(events) if event[0] == "save"]
+    assert len(rows) == len(saves) == 2  # 10 rows written, 2 of them waited for
+    assert all(r < s for r, s in zip(rows, saves, strict=True))  # each before its checkpoint
+
+
 def test_a_crash_while_the_metrics_are_rewritten_leaves_them_whole(tmp_path, monkeypatch):
     log = MetricsLog(tmp_path)
     for it in (5, 10):

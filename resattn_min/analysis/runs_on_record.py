@@ -31,6 +31,7 @@ GROUPS = {
     "cifar10_jpeg_noise": "CIFAR-10 (JPEG copy), noisy training labels",
     "imagenette": "Imagenette (160 px, squashed)",
     "imagenette_pipeline": "Imagenette (160 px, squashed): data loaders and GPUs compared",
+    "student_path": "CIFAR-10 (JPEG copy): float16 against bfloat16, and chapter 6 at lesson size",
 }
 
 

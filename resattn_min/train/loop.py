@@ -219,7 +219,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
             if evaluate_now:
                 test_error, test_images = test()
                 row["test_error"] = test_error
-            metrics.append(row)  # on disk before the checkpoint it belongs to
+            metrics.append(row, durable=checkpoint_now)  # on disk before the checkpoint it belongs to
             if checkpoint_now and main:
                 last_ckpt, saved_at = save(done), done
             bar.set_postfix(loss=f"{row['train_loss']:.3f}", acc=f"{row['train_acc']:.3f}",

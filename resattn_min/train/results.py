@@ -50,13 +50,16 @@ class MetricsLog:
             write_text(self.csv_path, _csv_lines(self.rows, header=True))
             write_text(self.jsonl_path, "".join(json.dumps(r) + "\n" for r in self.rows))
 
-    def append(self, row: dict[str, Any]) -> None:
-        """Add one row (missing fields stay empty: ``test_error`` exists only at evaluation points)."""
+    def append(self, row: dict[str, Any], durable: bool = False) -> None:
+        """Add one row (missing fields stay empty: ``test_error`` exists only at evaluation points).
+
+        ``durable=True`` (the row of a checkpoint) waits until the rows are on the disk itself, so that they
+        survive even a crash of the machine; other rows survive a killed process, not a power cut."""
         row = {k: row.get(k) for k in METRIC_FIELDS}
         self.rows.append(row)
         if self.write:
-            append_line(self.jsonl_path, json.dumps(row))
-            append_line(self.csv_path, _csv_lines([row]).rstrip("\n"))
+            append_line(self.jsonl_path, json.dumps(row), durable)
+            append_line(self.csv_path, _csv_lines([row]).rstrip("\n"), durable)
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
