@@ -100,5 +100,6 @@ def test_the_learning_curves_of_unfinished_runs_are_not_ignored_by_git():
     probe = campaign.CURVES / "attention92" / "metrics.csv"
     ignored = subprocess.run(["git", "check-ignore", "-q", str(probe)], cwd=root).returncode == 0
     assert not ignored, f"{probe.relative_to(root)} is ignored by git"
-    scratch = subprocess.run(["git", "check-ignore", "-q", "runs/x/metrics.csv"], cwd=root)
-    assert scratch.returncode == 0, "the scratch folder runs/ should stay out of git"
+    for scratch in ("runs/x/metrics.csv", "chapters/runs/ch6_quick/metrics.csv"):  # the chapters' runs too
+        kept_out = subprocess.run(["git", "check-ignore", "-q", scratch], cwd=root).returncode == 0
+        assert kept_out, f"the scratch folder of {scratch} should stay out of git"
