@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from resattn_min.analysis.stats import Z95, compare_errors, standard_error
+from resattn_min.analysis.stats import Z95, compare_errors, compare_seeds, standard_error, t_quantile
 
 
 def test_standard_error_of_one_rate_is_binomial():
@@ -61,3 +61,23 @@ def test_two_equally_good_networks_are_resolved_about_5_percent_of_the_time():
     draws = torch.binomial(torch.full((trials, 2), n * 1.0), torch.full((trials, 2), p), generator=g) / n
     resolved = sum(compare_errors(a, b, n).resolved for a, b in draws.tolist())
     assert 0.03 < resolved / trials < 0.07
+
+
+@pytest.mark.parametrize(("df", "expected"), [(1, 12.7062), (2, 4.3027), (4, 2.7764), (30, 2.0423)])
+def test_t_quantiles_match_the_printed_tables(df, expected):
+    assert t_quantile(0.975, df) == pytest.approx(expected, abs=2e-4)
+    assert t_quantile(0.975, 1e6) == pytest.approx(Z95, abs=1e-4)  # many degrees of freedom: the normal
+
+
+def test_seeds_are_compared_with_welchs_standard_error_and_students_t():
+    a, b = [0.14, 0.15, 0.16], [0.13, 0.13, 0.16]
+    comparison = compare_seeds(a, b)
+    var_a, var_b = 1e-4, 3e-4  # sample variances (n - 1 in the denominator)
+    se = math.sqrt(var_a / 3 + var_b / 3)
+    df = (var_a / 3 + var_b / 3) ** 2 / ((var_a / 3) ** 2 / 2 + (var_b / 3) ** 2 / 2)
+    assert comparison.difference == pytest.approx(100 * (sum(b) - sum(a)) / 3)
+    assert comparison.se == pytest.approx(100 * se)
+    assert comparison.quantile == pytest.approx(t_quantile(0.975, df))
+    assert not comparison.resolved and compare_seeds([0.14, 0.141], [0.16, 0.161]).resolved
+    with pytest.raises(ValueError, match="two runs"):
+        compare_seeds([0.1], [0.2, 0.3])

@@ -14,9 +14,11 @@ says that these runs cannot tell the two networks apart, in either direction.
 from __future__ import annotations
 
 import math
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Z95", "Comparison", "compare_errors", "standard_error"]
+__all__ = ["Z95", "Comparison", "compare_errors", "compare_seeds", "standard_error", "t_quantile"]
 
 #: The two-sided 95% quantile of the normal distribution.
 Z95 = 1.959963984540054
@@ -37,14 +39,16 @@ class Comparison:
 
     difference: float
     se: float
+    #: The multiple of ``se`` on either side: 1.96 for test-set sampling, Student's t for a few seeds.
+    quantile: float = Z95
 
     @property
     def low(self) -> float:
-        return self.difference - Z95 * self.se
+        return self.difference - self.quantile * self.se
 
     @property
     def high(self) -> float:
-        return self.difference + Z95 * self.se
+        return self.difference + self.quantile * self.se
 
     @property
     def resolved(self) -> bool:
@@ -71,3 +75,43 @@ def compare_errors(error_a: float, error_b: float, n_a: int, n_b: int | None = N
     test images (``n_b`` defaults to ``n_a``), in percentage points, positive when ``b`` errs more."""
     se = math.hypot(standard_error(error_a, n_a), standard_error(error_b, n_a if n_b is None else n_b))
     return Comparison(100.0 * (error_b - error_a), 100.0 * se)
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The ``p`` quantile (``p`` above 0.5) of Student's t distribution with ``df`` degrees of freedom:
+    its density integrated by Simpson's rule, the quantile found by bisection (no SciPy needed)."""
+    if not 0.5 < p < 1 or df <= 0:
+        raise ValueError(f"need 0.5 < p < 1 and df > 0, got p={p}, df={df}")
+    log_norm = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+
+    def density(t: float) -> float:
+        return math.exp(log_norm - (df + 1) / 2 * math.log1p(t * t / df))
+
+    def cdf(x: float, steps: int = 2000) -> float:
+        h = x / steps
+        inner = sum((4 if i % 2 else 2) * density(i * h) for i in range(1, steps))
+        return 0.5 + h / 3 * (density(0.0) + inner + density(x))
+
+    low, high = 0.0, 1.0
+    while cdf(high) < p:
+        low, high = high, 2 * high
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if cdf(mid) < p else (low, mid)
+    return (low + high) / 2
+
+
+def compare_seeds(errors_a: Sequence[float], errors_b: Sequence[float]) -> Comparison:
+    """``b`` against ``a`` over seeds: the difference of the mean errors (fractions in, points out), with
+    Welch's standard error from the seeds' spread (which holds the test set's sampling too) and a 95%
+    interval from Student's t at Welch's degrees of freedom. Each side needs at least two seeds."""
+    if min(len(errors_a), len(errors_b)) < 2:
+        raise ValueError("comparing over seeds needs at least two runs of each network")
+    shares = [statistics.variance(e) / len(e) for e in (errors_a, errors_b)]
+    se = math.sqrt(sum(shares))
+    difference = statistics.fmean(errors_b) - statistics.fmean(errors_a)
+    if se == 0:
+        return Comparison(100.0 * difference, 0.0)
+    runs = (errors_a, errors_b)
+    df = sum(shares) ** 2 / sum(v * v / (len(e) - 1) for v, e in zip(shares, runs, strict=True))
+    return Comparison(100.0 * difference, 100.0 * se, t_quantile(0.975, df))

@@ -1,0 +1,76 @@
+"""The campaign as the book shows it while it runs: progress from the ledger, curves, seeds compared."""
+
+import json
+
+import pytest
+
+from resattn_min.analysis.campaign_record import (
+    campaign_curves,
+    campaign_numbers,
+    campaign_progress,
+    compare_at_common_iteration,
+    network_of,
+)
+from resattn_min.analysis.stats import compare_seeds
+from resattn_min.experiments.campaign import new_ledger
+
+
+def _fake_campaign(root):
+    """Two networks, two seeds each; the ResNet runs are further along, one seed of A-92 is finished."""
+    ledger = new_ledger(("attention92", "attention92_s1", "resnet164", "resnet164_s1", "attention164_arl"))
+    reached = {"attention92": 16_000, "attention92_s1": 160_000, "resnet164": 24_000, "resnet164_s1": 24_000}
+    for run, iteration in reached.items():
+        entry = ledger["runs"][run]
+        entry["iteration"] = iteration
+        entry["status"] = "done" if iteration == 160_000 else "paused"
+        entry["segments"] = [{"start": 0, "end": iteration, "wall_s": 600.0, "images_per_s": 1000.0}]
+        done = entry["status"] == "done"
+        folder = (root / "cifar10_jpeg_full" if done else root / "campaign" / "runs") / run
+        folder.mkdir(parents=True)
+        rows = ["iteration,lr,train_loss,train_acc,test_error,images_per_s,elapsed_s"]
+        rows += [f"{i},0.1,1.0,0.5,{0.3 - i / 1e6 - 0.01 * ('resnet' in run) + 0.001 * entry['seed']},1,1"
+                 for i in range(8000, iteration + 1, 8000)]
+        rows.insert(2, "12000,0.1,1.0,0.5,,1,1")  # a log row without evaluation
+        (folder / "metrics.csv").write_text("\n".join(rows) + "\n")
+    path = root / "campaign" / "ledger.json"
+    path.write_text(json.dumps(ledger))
+    return path
+
+
+def test_seeded_runs_belong_to_their_network():
+    assert network_of("attention92_s2") == "attention92"
+    assert network_of("attention164_arl") == "attention164_arl"
+
+
+def test_progress_and_curves_come_from_the_ledger_and_the_runs_files(tmp_path):
+    ledger = _fake_campaign(tmp_path)
+    progress = campaign_progress(ledger)
+    assert progress.loc["resnet164_s1", "of schedule (%)"] == pytest.approx(15.0)
+    assert progress.loc["attention164_arl", "segments"] == 0
+    assert progress.loc["attention92", "wall minutes"] == 10
+    curves = campaign_curves(ledger, results=tmp_path)
+    assert "attention164_arl" not in set(curves.run)  # not started: no curve
+    assert curves[curves.run == "attention92_s1"].iteration.max() == 160_000  # a finished run's own folder
+    assert curves["test error (%)"].notna().all() and 12_000 not in set(curves.iteration)
+
+
+def test_networks_are_compared_where_every_seed_has_been(tmp_path):
+    ledger = _fake_campaign(tmp_path)
+    curves = campaign_curves(ledger, results=tmp_path)
+    iteration, errors, versus = compare_at_common_iteration(curves, "attention92", "resnet164")
+    assert iteration == 16_000  # the least advanced run's last evaluation, not the others'
+    assert errors["attention92"] == pytest.approx([28.4, 28.5])
+    assert errors["resnet164"] == pytest.approx([27.4, 27.5])
+    expected = compare_seeds([e / 100 for e in errors["attention92"]], [e / 100 for e in errors["resnet164"]])
+    assert versus == expected and versus.difference == pytest.approx(-1.0)
+    numbers = campaign_numbers(campaign_progress(ledger), curves)
+    assert numbers["common_iteration"] == 16_000 and numbers["runs_started"] == 4
+    assert (numbers["first_drop"], numbers["total"], numbers["paper_a"]) == (64_000, 160_000, 4.99)
+
+
+def test_the_campaign_on_record_reads_whole():
+    progress, curves = campaign_progress(), campaign_curves()
+    numbers = campaign_numbers(progress, curves)
+    assert numbers["common_iteration"] <= numbers["least_iteration"] and numbers["seeds"] >= 2
+    for run, entry in progress[progress.iteration > 0].iterrows():
+        assert curves[curves.run == run].iteration.max() <= entry.iteration  # not beyond the ledger
