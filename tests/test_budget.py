@@ -37,6 +37,18 @@ def test_the_fitted_run_fills_the_budget_and_keeps_the_schedules_shape(minutes, 
     assert schedule.milestones[0] / schedule.total == pytest.approx(0.4, abs=1e-3)
 
 
+def test_the_rows_of_metrics_are_paid_for_too():
+    """A lesson logging every 200 of the paper's iterations writes 800 rows, whatever its scale: on the
+    GPU each cost tens of milliseconds (two fsyncs) and the run overshot a 2-minute budget by 29 s."""
+    timing = Timing(step_s=0.013, eval_s=3.0, spent_s=19.0, ckpt_s=0.12, log_s=0.02)
+    scale = fit_scale(120, timing, PAPER, eval_every=8_000, ckpt_every=4_000, log_every=200)
+    iterations = PAPER.scaled(scale).total
+    cost = timing.spent_s + iterations * timing.step_s + 20 * timing.eval_s + 40 * timing.ckpt_s
+    assert cost + 800 * timing.log_s <= 120 * MARGIN < cost + 800 * timing.log_s + 2 * timing.step_s
+    unpaid = fit_scale(120, timing, PAPER, eval_every=8_000, ckpt_every=4_000)
+    assert PAPER.scaled(unpaid).total - iterations == pytest.approx(800 * 0.02 / 0.013, abs=2)
+
+
 def test_a_fast_device_runs_the_paper_and_no_more():
     assert fit_scale(10 * 3600, Timing(0.001, 1.0, 10.0), PAPER, 8_000) == 1.0
 
@@ -62,10 +74,11 @@ def test_a_budgeted_run_records_its_fit_and_equals_a_plain_run_of_that_scale(tmp
     budget, results = result.results["budget"], result.results
     assert budget["minutes"] == config.budget_minutes and results["schedule_scale"] == budget["scale"]
     paper = MultiStepSchedule(0.1, (40_000, 60_000), total=100_000)
-    timing = Timing(budget["step_s"], budget["eval_s"], budget["spent_s"], budget["ckpt_s"])
+    timing = Timing(budget["step_s"], budget["eval_s"], budget["spent_s"], budget["ckpt_s"], budget["log_s"])
     assert 0 < budget["ckpt_s"] and not (tmp_path / "budget" / ".budget-probe.pt").exists()  # timed, gone
+    assert 0 < budget["log_s"] and not (tmp_path / "budget" / ".budget-probe-metrics").exists()
     assert budget["scale"] == fit_scale(config.budget_minutes * 60, timing, paper, config.eval_every,
-                                        config.ckpt_every)
+                                        config.ckpt_every, log_every=config.log_every)
     assert results["iterations"] == round(100_000 * budget["scale"]) > 10
     assert results["schedule"]["milestones"] == [round(m * budget["scale"]) for m in (40_000, 60_000)]
     assert load_checkpoint(list_checkpoints(config.run_dir)[-1])["budget"] == budget

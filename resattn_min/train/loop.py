@@ -14,6 +14,7 @@ set, which the paper's numbers do not do).
 from __future__ import annotations
 
 import math
+import shutil
 import sys
 import time
 from contextlib import nullcontext
@@ -143,8 +144,19 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
             state = {"model": model.state_dict(), "optimizer": optimizer_state(optimizer)}
             write_atomic(probe, lambda f: torch.save(state, f))
 
-        budget = fit_budget(cfg, step, data, info, sharded, test, save_probe, start_time)
-        probe.unlink(missing_ok=True)
+        probe_rows = run_dir / ".budget-probe-metrics"  # rows of metrics, written as the run writes them
+        probe_rows.mkdir(exist_ok=True)
+        probe_log = MetricsLog(probe_rows, write=main)
+
+        def log_probe() -> None:
+            all_reduce_sum(torch.zeros(2, dtype=torch.float64, device=device), info).tolist()
+            probe_log.append({"iteration": 0, "train_loss": 0.0})
+
+        try:
+            budget = fit_budget(cfg, step, data, info, sharded, test, save_probe, start_time, log_probe)
+        finally:
+            probe.unlink(missing_ok=True)
+            shutil.rmtree(probe_rows, ignore_errors=True)
         snapshot.restore()
         plan = fitted_plan(cfg, budget["scale"])
     schedule = plan.schedule
