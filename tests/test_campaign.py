@@ -103,3 +103,24 @@ def test_the_learning_curves_of_unfinished_runs_are_not_ignored_by_git():
     for scratch in ("runs/x/metrics.csv", "chapters/runs/ch6_quick/metrics.csv"):  # the chapters' runs too
         kept_out = subprocess.run(["git", "check-ignore", "-q", scratch], cwd=root).returncode == 0
         assert kept_out, f"the scratch folder of {scratch} should stay out of git"
+
+
+def test_a_run_split_across_processes_is_reported_exact_and_a_different_run_is_not(tmp_path):
+    import shutil
+
+    runs = tmp_path / "runs"
+    for name in "AC":
+        train(tiny_config(runs / name, total_iters=10, milestones=[5], ckpt_every=5, keep_checkpoints=3))
+    (runs / "D").mkdir()
+    shutil.copy(runs / "C" / "checkpoint-00000005.pt", runs / "D")
+    train(tiny_config(runs / "D", total_iters=10, milestones=[5], ckpt_every=5, keep_checkpoints=3,
+                      resume="auto"))
+    report = campaign.split_run_report(runs, 5)
+    assert report["resumed_from"] == 5 and report["iterations"] == {"A": 10, "C": 10, "D": 10}
+    assert report["weight_gap_floor_A_vs_C"] == report["weight_gap_split_D_vs_C"] == 0.0  # the CPU
+    assert report["same_end"] and report["split_is_exact"]
+
+    train(tiny_config(runs / "D", total_iters=10, milestones=[5], ckpt_every=5, keep_checkpoints=3,
+                      seed=1), overwrite=True)  # another run in D's place
+    report = campaign.split_run_report(runs, 5)
+    assert report["weight_gap_split_D_vs_C"] > 0 and not report["split_is_exact"]

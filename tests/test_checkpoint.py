@@ -14,6 +14,7 @@ from resattn_min.train.checkpoint import (
     rng_state,
     save_checkpoint,
     set_rng_state,
+    weight_gap,
 )
 
 
@@ -96,3 +97,17 @@ def test_missing_checkpoint_and_empty_run_dir(tmp_path):
     with pytest.raises(CheckpointError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "nope.pt")
     assert find_resume_checkpoint(tmp_path) is None
+
+
+def test_the_weight_gap_is_the_largest_difference_and_zero_only_bit_for_bit():
+    a = {"w": torch.tensor([1.0, 2.0, 3.0]), "bn.num_batches_tracked": torch.tensor(5),
+         "empty": torch.zeros(0)}
+    b = {k: v.clone() for k, v in a.items()}
+    assert weight_gap(a, b) == 0.0
+    b["w"][1] = torch.nextafter(torch.tensor(2.0), torch.tensor(3.0))  # one unit in the last place
+    assert weight_gap(a, b) == pytest.approx(2.0**-22)
+    b["w"][2] = 2.5
+    b["bn.num_batches_tracked"] = torch.tensor(6)
+    assert weight_gap(a, b) == pytest.approx(1.0)  # the counter's difference is the largest
+    with pytest.raises(ValueError, match="not of one network"):
+        weight_gap(a, {"w": a["w"]})

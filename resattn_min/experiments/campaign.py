@@ -26,13 +26,13 @@ import torch
 
 from ..atomic import write_atomic, write_json
 from ..env import RESULTS
-from ..train.checkpoint import list_checkpoints
+from ..train.checkpoint import list_checkpoints, load_checkpoint, weight_gap
 from .catalog import get_experiment
 
 __all__ = [
     "RUNS", "LEDGER", "STORE", "CURVES", "PIECE_BYTES", "RUN_FILES", "new_ledger", "load_ledger",
     "update_ledger", "check_store", "split_file", "join_pieces", "pack_checkpoints", "status_lines",
-    "save_ledger",
+    "save_ledger", "split_run_report",
 ]
 
 #: Issue 16's runs, by priority: Table 6 with three seeds each, then the deepest pair of Table 3.
@@ -191,3 +191,33 @@ def status_lines(ledger: dict) -> list[str]:
 def save_ledger(ledger: dict, path: Path = LEDGER) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     write_json(path, ledger)
+
+
+def split_run_report(runs: Path, split: int) -> dict:
+    """Is a run split across two processes the run trained in one go? ``runs`` holds three folders of
+    one configuration: ``A`` and ``C`` trained in one go (their difference is the floor that kernels
+    without a deterministic version leave), ``D`` resumed from ``C``'s checkpoint at ``split`` in another
+    process. The split is exact when ``D`` ends where ``C`` does (same data position) and differs from
+    it no more than twice the floor, bit for bit when the floor is zero (``scripts/resume_check.sh``)."""
+    import json
+
+    import pandas as pd
+
+    final = {n: load_checkpoint(list_checkpoints(runs / n)[-1]) for n in "ACD"}
+    results = {n: json.loads((runs / n / "results.json").read_text()) for n in "ACD"}
+    curves = {n: pd.read_csv(runs / n / "metrics.csv").set_index("iteration") for n in "ACD"}
+    after = curves["C"].index[curves["C"].index > split]
+
+    def loss_gap(a: str, b: str) -> float:
+        return float((curves[a].loc[after, "train_loss"] - curves[b].loc[after, "train_loss"]).abs().max())
+
+    floor = weight_gap(final["A"]["model"], final["C"]["model"])
+    gap = weight_gap(final["D"]["model"], final["C"]["model"])
+    same_end = final["D"]["data"] == final["C"]["data"] and final["D"]["iteration"] == final["C"]["iteration"]
+    return {"split": split, "resumed_from": results["D"]["resumed_from"],
+            "iterations": {n: r["iterations"] for n, r in results.items()},
+            "test_error": {n: r["test_error"] for n, r in results.items()},
+            "weight_gap_floor_A_vs_C": floor, "weight_gap_split_D_vs_C": gap,
+            "loss_gap_floor_A_vs_C": loss_gap("A", "C"), "loss_gap_split_D_vs_C": loss_gap("D", "C"),
+            "same_end": same_end, "split_is_exact": same_end and gap <= 2 * floor,
+            **{k: results["D"][k] for k in ("device", "git_commit", "date", "torch")}}

@@ -23,7 +23,7 @@ from ..atomic import write_atomic
 __all__ = [
     "FORMAT", "VERSION", "CheckpointError", "save_checkpoint", "load_checkpoint", "list_checkpoints",
     "find_resume_checkpoint", "rng_state", "set_rng_state", "load_optimizer_state", "load_weights",
-    "trained_config",
+    "trained_config", "weight_gap",
 ]
 
 FORMAT = "resattn-min-checkpoint"
@@ -111,6 +111,14 @@ def trained_config(state: dict) -> dict:
     if config.get("trunk") is None and trunk_of(state["model"]) == "36m+17":
         config["trunk"] = "36m+17"
     return config
+
+
+def weight_gap(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
+    """The largest absolute difference between two state dicts of one network: 0.0 when they are equal
+    bit for bit. Both must hold the same entries of the same shapes (else ``ValueError``)."""
+    if a.keys() != b.keys() or any(a[k].shape != b[k].shape for k in a):
+        raise ValueError("the two state dicts are not of one network: their entries or shapes differ")
+    return max(((a[k].double() - b[k].double()).abs().max().item() for k in a if a[k].numel()), default=0.0)
 
 
 def list_checkpoints(run_dir: str | Path) -> list[Path]:
