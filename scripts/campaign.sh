@@ -12,7 +12,7 @@
 #   bash scripts/campaign.sh collect:attention92_s2,resnet164_s2 cache-out   # at most 4 pieces a call
 # The compile cache (cache-out, when it packs into 16 MiB) waits in the store for the next session, which
 # carries it with a later stage call (cache-in) before start: the runs then load their kernels instead of
-# compiling them (about 160 s of each segment in session 2).
+# compiling them (120-170 s before the first 400 iterations of each run in session 2).
 # Here, after each call:
 #   python -m resattn_min campaign unpack /work/.device/N/ckpt runs/campaign
 #   tar -xzf /work/.device/N/runs.tgz -C runs/campaign && python -m resattn_min campaign update runs/campaign
