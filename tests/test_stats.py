@@ -7,7 +7,14 @@ import math
 import pytest
 import torch
 
-from resattn_min.analysis.stats import Z95, compare_errors, compare_seeds, standard_error, t_quantile
+from resattn_min.analysis.stats import (
+    Z95,
+    compare_errors,
+    compare_seeds,
+    interval_half_width,
+    standard_error,
+    t_quantile,
+)
 
 
 def test_standard_error_of_one_rate_is_binomial():
@@ -81,3 +88,12 @@ def test_seeds_are_compared_with_welchs_standard_error_and_students_t():
     assert not comparison.resolved and compare_seeds([0.14, 0.141], [0.16, 0.161]).resolved
     with pytest.raises(ValueError, match="two runs"):
         compare_seeds([0.1], [0.2, 0.3])
+
+
+def test_an_error_bar_is_half_the_95_interval_in_points_elementwise():
+    import pandas as pd
+
+    assert interval_half_width(14.0, 10_000) == pytest.approx(100 * Z95 * standard_error(0.14, 10_000))
+    assert interval_half_width(14.0, 10_000) == pytest.approx(0.68, abs=0.005)  # 14% on 10,000 images
+    bars = interval_half_width(pd.Series([50.0, 10.0]), 2_500)
+    assert list(bars.round(3)) == [round(100 * Z95 * 0.01, 3), round(100 * Z95 * 0.006, 3)]

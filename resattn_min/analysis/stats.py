@@ -18,7 +18,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Z95", "Comparison", "compare_errors", "compare_seeds", "standard_error", "t_quantile"]
+__all__ = ["Z95", "Comparison", "compare_errors", "compare_seeds", "interval_half_width", "standard_error",
+           "t_quantile"]
 
 #: The two-sided 95% quantile of the normal distribution.
 Z95 = 1.959963984540054
@@ -31,6 +32,13 @@ def standard_error(error: float, n: int) -> float:
     if n < 1:
         raise ValueError(f"an error rate needs at least one test image, got n={n}")
     return math.sqrt(error * (1.0 - error) / n)
+
+
+def interval_half_width(error_percent, n: int):
+    """Half the 95% interval of an error rate given in percent, in points: the error bar of a figure.
+    ``error_percent`` is a number or a pandas Series / NumPy array of them (elementwise)."""
+    p = error_percent / 100
+    return Z95 * 100 * (p * (1 - p) / n) ** 0.5
 
 
 @dataclass(frozen=True)
