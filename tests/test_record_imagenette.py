@@ -10,7 +10,14 @@ import math
 import pandas as pd
 import pytest
 
-from resattn_min.analysis.imagenette_record import achieved_tflops, at_crop, step_times, table7_numbers
+from resattn_min.analysis.imagenette_record import (
+    achieved_tflops,
+    at_crop,
+    floor_numbers,
+    step_floor_table,
+    step_times,
+    table7_numbers,
+)
 from resattn_min.analysis.pipeline_record import (
     G1,
     G2,
@@ -96,3 +103,24 @@ def test_the_torchrun_command_is_the_recorded_one_wrapped_to_the_page():
     assert command.startswith(start)
     flags = [arg for arg in two["command"].split(" train ", 1)[1].split() if arg.startswith("--")]
     assert all(flag in command for flag in flags)
+
+
+def test_the_fast_steps_are_set_beside_their_floors():
+    from resattn_min import create_model
+    from resattn_min.train.step_limits import PEAKS, step_floors, step_work
+
+    step_ms = pd.DataFrame({"eager": {"attention56_cifar": 40.0, "resnet164_cifar": 45.0},
+                            "graph": {"attention56_cifar": 10.0, "resnet164_cifar": 12.0}})
+    floors = step_floor_table(step_ms, create_model, "NVIDIA H200", batch=64, image_size=32)
+    expected = step_floors(step_work(create_model("resnet164_cifar"), 64, 32), PEAKS["NVIDIA H200"])
+    row = floors.loc["resnet164_cifar"]
+    assert row["fast step (ms)"] == 12.0  # the last variant timed is the fast one
+    assert row["memory floor (ms)"] == pytest.approx(expected["memory_ms"])
+    assert row["x memory floor"] == pytest.approx(12.0 / expected["memory_ms"])
+    assert row["x compute floor"] == pytest.approx(12.0 / expected["compute_ms"])
+    renamed = floors.rename(index={"attention56_cifar": "attention56", "resnet164_cifar": "resnet152"})
+    numbers = floor_numbers(renamed, {"attention56": 1.0, "resnet152": 2.0})
+    assert numbers["macs_share56"] == 0.5
+    share = floors["GB moved"].iloc[0] / floors["GB moved"].iloc[1]
+    assert numbers["bytes_share56"] == pytest.approx(share) and 0 < share < 1
+    assert numbers["x_memory_low"] <= numbers["x_memory_high"]

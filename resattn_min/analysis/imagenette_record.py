@@ -5,10 +5,11 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping
 
+from ..train.step_limits import PEAKS, step_floors, step_work
 from .runs_on_record import single_crop_errors
 
 __all__ = ["IMAGENET_TRAIN_IMAGES", "IMAGENETTE_PAIRS", "step_times", "achieved_tflops", "table7_numbers",
-           "bench_numbers", "at_crop", "imagenette_numbers"]
+           "bench_numbers", "step_floor_table", "floor_numbers", "at_crop", "imagenette_numbers"]
 
 IMAGENET_TRAIN_IMAGES = 1_281_167  # ILSVRC 2012
 #: Table 7's comparison and ours on Imagenette, as (a, b) pairs of runs.
@@ -67,6 +68,36 @@ def bench_numbers(step_ms, memory, tflops, macs: Mapping[str, float], cifar_ms) 
         "cifar_eager": cifar_ms.iloc[0], "cifar_bf16": cifar_ms.iloc[1], "cifar_fast": cifar_ms.iloc[-1],
         "cifar_speedup": cifar_ms.iloc[0] / cifar_ms.iloc[-1],
     }
+
+
+def step_floor_table(step_ms, build, device: str, batch: int = 64, image_size: int = 224):
+    """The floors under each network's step (``train/step_limits.py``, the datasheet peaks of ``device``)
+    beside its fastest measured step (the last variant of ``step_ms``), and how many times each floor
+    the step takes. ``build(name)`` makes a network; it is counted on the meta device, in no time."""
+    import pandas as pd
+    import torch
+
+    rows = {}
+    for name in step_ms.index:
+        with torch.device("meta"):
+            work = step_work(build(name), batch, image_size)
+        floors = step_floors(work, PEAKS[device])
+        fast = step_ms.loc[name].iloc[-1]
+        rows[name] = {"GB moved": (work["activation_bytes"] + work["optimizer_bytes"]) / 1e9,
+                      "compute floor (ms)": floors["compute_ms"], "memory floor (ms)": floors["memory_ms"],
+                      "fast step (ms)": fast, "x compute floor": fast / floors["compute_ms"],
+                      "x memory floor": fast / floors["memory_ms"]}
+    return pd.DataFrame(rows).T
+
+
+def floor_numbers(floors, macs: Mapping[str, float]) -> dict[str, float]:
+    """What the prose says of the floors: the range of the steps' multiples of each floor, and
+    Attention-56's bytes and multiply-adds as shares of ResNet-152's."""
+    return {"x_memory_low": floors["x memory floor"].min(), "x_memory_high": floors["x memory floor"].max(),
+            "x_compute_low": floors["x compute floor"].min(),
+            "x_compute_high": floors["x compute floor"].max(),
+            "bytes_share56": floors.loc["attention56", "GB moved"] / floors.loc["resnet152", "GB moved"],
+            "macs_share56": macs["attention56"] / macs["resnet152"]}
 
 
 def at_crop(runs: Mapping[str, dict], group: str, size: int) -> dict[str, dict]:
