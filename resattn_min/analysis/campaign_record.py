@@ -15,6 +15,7 @@ from ..env import RESULTS
 from ..experiments.campaign import CURVES, LEDGER, load_ledger
 from ..experiments.catalog import get_experiment
 from ..train.run_config import TrainConfig
+from .runs_on_record import learning_curve
 from .stats import Comparison, compare_seeds
 
 __all__ = ["network_of", "campaign_progress", "campaign_curves", "compare_at_common_iteration",
@@ -44,9 +45,12 @@ def campaign_progress(ledger_path: Path = LEDGER):
     return pd.DataFrame(rows).set_index("run")
 
 
-def _curve_file(run: str, ledger: dict, results: Path) -> Path:
-    paused = results / CURVES.relative_to(RESULTS) / run / "metrics.csv"
-    return paused if paused.is_file() else results / ledger["runs_dir"] / run / "metrics.csv"
+def _curve_group(run: str, ledger: dict, results: Path) -> str | None:
+    """Where a run's curve is: with the paused runs' curves, or with the finished runs'."""
+    for group in (str(CURVES.relative_to(RESULTS)), ledger["runs_dir"]):
+        if (results / group / run / "metrics.csv").is_file():
+            return group
+    return None
 
 
 def campaign_curves(ledger_path: Path = LEDGER, results: Path = RESULTS):
@@ -57,10 +61,10 @@ def campaign_curves(ledger_path: Path = LEDGER, results: Path = RESULTS):
     ledger = load_ledger(ledger_path)
     frames = []
     for run, entry in ledger["runs"].items():
-        path = _curve_file(run, ledger, Path(results))
-        if entry["iteration"] == 0 or not path.is_file():
+        group = _curve_group(run, ledger, Path(results))
+        if entry["iteration"] == 0 or group is None:
             continue
-        curve = pd.read_csv(path).dropna(subset=["test_error"])
+        curve = learning_curve(group, run, results).dropna(subset=["test_error"])
         frames.append(pd.DataFrame({"run": run, "network": network_of(run), "seed": entry["seed"],
                                     "iteration": curve.iteration, "test error (%)": 100 * curve.test_error}))
     return pd.concat(frames, ignore_index=True)

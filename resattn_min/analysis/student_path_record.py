@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .runs_on_record import RESULTS, load_runs
+from .runs_on_record import RESULTS, learning_curve, load_runs
 from .stats import compare_errors
 
 __all__ = ["GROUP", "BASELINE", "PRECISION_RUNS", "LESSON_RUN", "precision_table", "lesson_record"]
@@ -44,7 +44,7 @@ def lesson_record(root: Path = RESULTS) -> dict:
     and the error it reached, with the device, date and commit that made it."""
     run = load_runs(GROUP, root)[LESSON_RUN]
     budget_s = 60 * run["budget"]["minutes"]
-    rows = len((Path(root) / GROUP / LESSON_RUN / "metrics.csv").read_text().splitlines()) - 1
+    rows = len(learning_curve(GROUP, LESSON_RUN, root))
     wall = run["wall_time_s"]
     return {"minutes": run["budget"]["minutes"], "wall_s": wall, "over_s": max(0.0, wall - budget_s),
             "within_budget": wall <= budget_s,
