@@ -9,7 +9,7 @@
 # carried: cp ../shared/data/cifar10-jpeg.tar.gz .stage/). Writes $OUT/student_checks.json, the runs'
 # results, metrics and logs in $OUT/runs.tgz, and the chapter's output in $OUT/chapter6.log.
 #
-#   RESATTN_COMMIT=$(git rev-parse HEAD) bash scripts/student_checks.sh
+#   RESATTN_COMMIT=$(git rev-parse HEAD) bash scripts/student_checks.sh [amp] [lesson]   # default: both
 set -uo pipefail
 cd "$(dirname "$0")/.."
 : "${RESATTN_COMMIT:?set RESATTN_COMMIT to the commit under test (the GPU machine has no current .git)}"
@@ -27,6 +27,8 @@ fi
 $PY -c "from resattn_min.data import load_image_tensors as l
 for s in ('train', 'test'): print(s, l('$DATA', s).images.shape)"   # decoded once, cached
 
+PARTS=" ${*:-amp lesson} "
+if [[ $PARTS == *" amp "* ]]; then
 echo "== 1. fp16 against bf16 ($(date -u +%H:%M:%S))"
 for run in bf16_graph:bf16:--cuda-graph fp16_graph:fp16:--cuda-graph fp16_eager:fp16:--no-cuda-graph; do
     IFS=: read -r name amp graph <<<"$run"  # side by side: one of these small runs leaves the GPU idle
@@ -35,12 +37,16 @@ for run in bf16_graph:bf16:--cuda-graph fp16_graph:fp16:--cuda-graph fp16_eager:
 done
 wait
 for log in "$RUNS"/*.log; do echo "-- $log"; tail -n 3 "$log"; done
+fi
+
+if [[ $PARTS == *" lesson "* ]]; then
 
 echo "== 2. chapter 6, lesson size, fp16, $LESSON_MINUTES minutes ($(date -u +%H:%M:%S))"
 rm -rf chapters/runs/ch6_lesson chapters/runs/ch6_lesson_interrupted
 $PY scripts/run_chapter.py chapters/06_training_cifar.ipynb \
     --set "lesson_minutes=20=>lesson_minutes=$LESSON_MINUTES" --set 'amp="auto"=>amp="fp16"' >"$OUT/chapter6.log" 2>&1
 echo "chapter 6 exit code $?"; tail -n 25 "$OUT/chapter6.log"
+fi
 
 $PY - "$RUNS" "$OUT" "$LESSON_MINUTES" <<'EOF'
 import json, shutil, sys
