@@ -69,13 +69,22 @@ def test_a_run_in_two_segments_is_recorded_in_the_ledger(tmp_path):
     assert entry["test_error"] == result.test_error and len(entry["segments"]) == 2
 
 
-def test_a_lost_checkpoint_is_said_and_the_run_starts_again(tmp_path):
+def test_a_lost_checkpoint_is_said_and_the_run_starts_again_with_the_lost_attempt_on_record(tmp_path):
     ledger = _ledger("tiny")
-    ledger["runs"]["tiny"].update(status="paused", iteration=24, checkpoint="checkpoint-00000024.pt")
-    (lost,) = campaign.check_store(ledger, tmp_path / "empty-store")
+    segments = [{"start": 0, "end": 24, "wall_s": 3.0, "images_per_s": 100.0}]
+    ledger["runs"]["tiny"].update(status="paused", iteration=24, checkpoint="checkpoint-00000024.pt",
+                                  segments=segments)
+    curves = tmp_path / "results" / "campaign" / "runs"
+    (curves / "tiny").mkdir(parents=True)
+    (curves / "tiny" / "metrics.csv").write_text("iteration,train_loss\n8,2.0\n")
+    (lost,) = campaign.check_store(ledger, tmp_path / "empty-store", curves)
     assert "missing" in lost and "starts again" in lost
-    assert ledger["runs"]["tiny"]["status"] == "lost" and ledger["runs"]["tiny"]["iteration"] == 0
-    assert ledger["runs"]["tiny"]["lost_at"] == 24
+    entry = ledger["runs"]["tiny"]
+    assert entry["status"] == "lost" and entry["iteration"] == 0 and entry["segments"] == []
+    (attempt,) = entry["lost"]
+    assert attempt["iteration"] == 24 and attempt["segments"] == segments
+    kept = tmp_path / "results" / attempt["curve"]
+    assert (kept / "metrics.csv").read_text().startswith("iteration") and not (curves / "tiny").exists()
 
 
 def test_the_campaign_is_issue_16s_runs():

@@ -100,9 +100,18 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     if args.action == "update":  # what a GPU session brought back, unpacked into a runs folder
         for line in campaign.update_ledger(ledger, Path(args.path), campaign.STORE):
             print(line)
-    elif args.action == "check":
-        for line in campaign.check_store(ledger, campaign.STORE):
+    elif args.action == "check":  # the store, filled from the bank (git's history) where it can be
+        from ..env import REPO_ROOT
+        from ..experiments.campaign_bank import withdraw
+
+        for line in withdraw(ledger, campaign.STORE, REPO_ROOT) + campaign.check_store(ledger, campaign.STORE):
             print(line)
+    elif args.action == "bank":  # the store's checkpoints into git's history (two commits)
+        from ..env import REPO_ROOT
+        from ..experiments.campaign_bank import deposit
+
+        commit = deposit(ledger, campaign.STORE, REPO_ROOT, path)
+        print(f"banked in {commit}" if commit else "nothing to bank: every paused run's checkpoint is banked")
     elif args.action == "pack":  # stored checkpoints, in pieces, into a folder a GPU call carries
         runs = args.runs.split(",") if args.runs else None
         packed = campaign.pack_checkpoints(ledger, campaign.STORE, Path(args.path), runs,

@@ -100,8 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=commands.cmd_masks)
 
     p = sub.add_parser("campaign", help="the full-length runs across sessions: ledger, checkpoints, pieces")
-    p.add_argument("action", choices=["status", "update", "check", "pack", "unpack"],
-                   help="status; update RUNS_DIR; check (the store); pack OUT_DIR; unpack PIECES_DIR DEST")
+    p.add_argument("action", choices=["status", "update", "check", "bank", "pack", "unpack"],
+                   help="status; update RUNS_DIR; check (the store, from the bank); bank (commit the store's "
+                   "checkpoints into git's history); pack OUT_DIR; unpack PIECES_DIR DEST")
     p.add_argument("path", nargs="?", help="the runs folder (update), the folder to fill (pack) or read "
                    "(unpack)")
     p.add_argument("dest", nargs="?", help="unpack: the runs folder to put the joined checkpoints in")

@@ -1,0 +1,74 @@
+"""The bank keeps a paused run's checkpoint in git's history, out of the tree, and brings it back."""
+
+import json
+import subprocess
+
+import pytest
+import torch
+
+from resattn_min.experiments import campaign
+from resattn_min.experiments.campaign_bank import BANK, deposit, sha256_of, withdraw
+
+
+def _git(repo, *args):
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "results" / "campaign").mkdir(parents=True)
+    (repo / ".gitignore").write_text("*.pt\n")  # as in the project: checkpoints are ignored
+    _git(tmp_path, "init", "-q", str(repo))
+    _git(repo, "config", "user.email", "t@example.org")
+    _git(repo, "config", "user.name", "test")
+    _git(repo, "add", ".gitignore")
+    _git(repo, "commit", "-q", "-m", "start")
+    return repo
+
+
+def _paused(store, name, iteration):
+    ledger = campaign.new_ledger(("attention92",))
+    ledger["runs"] = {name: {**ledger["runs"]["attention92"], "status": "paused", "iteration": iteration,
+                             "checkpoint": f"checkpoint-{iteration:08d}.pt"}}
+    (store / name).mkdir(parents=True)
+    torch.save({"iteration": iteration, "model": {"w": torch.randn(64)}}, store / name / f"checkpoint-{iteration:08d}.pt")
+    return ledger
+
+
+def test_a_deposit_lives_in_history_not_in_the_tree_and_comes_back_bit_for_bit(repo, tmp_path):
+    store = tmp_path / "store"
+    ledger = _paused(store, "run_a", 4000)
+    original = (store / "run_a" / "checkpoint-00004000.pt").read_bytes()
+    commit = deposit(ledger, store, repo, repo / "results" / "campaign" / "ledger.json")
+    bank = ledger["runs"]["run_a"]["bank"]
+    assert bank["commit"] == commit and bank["path"] == f"{BANK}/run_a/checkpoint-00004000.pt"
+    assert bank["sha256"] == sha256_of(store / "run_a" / "checkpoint-00004000.pt")
+    # the tip of the branch holds the ledger that says where the checkpoint is, not the checkpoint
+    assert _git(repo, "ls-files", BANK) == ""
+    assert json.loads(_git(repo, "show", "HEAD:results/campaign/ledger.json"))["runs"]["run_a"]["bank"] == bank
+    assert _git(repo, "status", "--porcelain") == ""
+    # a new machine: an empty store, the repository cloned
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", str(repo), str(clone))
+    fresh = tmp_path / "fresh-store"
+    (said,) = withdraw(ledger, fresh, clone)
+    assert "brought back" in said
+    assert (fresh / "run_a" / "checkpoint-00004000.pt").read_bytes() == original
+    assert campaign.check_store(ledger, fresh, tmp_path / "curves") == []  # nothing lost
+    assert deposit(ledger, store, repo, repo / "ledger.json") is None  # already banked
+
+
+def test_a_checkpoint_not_in_the_history_or_not_matching_stays_missing_and_is_lost(repo, tmp_path):
+    store = tmp_path / "store"
+    ledger = _paused(store, "run_a", 4000)
+    deposit(ledger, store, repo, repo / "results" / "campaign" / "ledger.json")
+    ledger["runs"]["run_a"]["bank"]["sha256"] = "0" * 64
+    (said,) = withdraw(ledger, tmp_path / "fresh", repo)
+    assert "does not match" in said
+    ledger["runs"]["run_a"]["bank"]["commit"] = "f" * 40
+    (said,) = withdraw(ledger, tmp_path / "fresh", repo)
+    assert "not in the bank" in said
+    (lost,) = campaign.check_store(ledger, tmp_path / "fresh", tmp_path / "curves")
+    assert "starts again" in lost and "bank" not in ledger["runs"]["run_a"]
