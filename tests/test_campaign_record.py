@@ -10,9 +10,10 @@ from resattn_min.analysis.campaign_record import (
     campaign_progress,
     compare_at_common_iteration,
     network_of,
+    progress_numbers,
 )
 from resattn_min.analysis.stats import compare_seeds
-from resattn_min.experiments.campaign import new_ledger
+from resattn_min.experiments.campaign import load_ledger, new_ledger
 
 
 def _fake_campaign(root):
@@ -63,14 +64,43 @@ def test_networks_are_compared_where_every_seed_has_been(tmp_path):
     assert errors["resnet164"] == pytest.approx([27.4, 27.5])
     expected = compare_seeds([e / 100 for e in errors["attention92"]], [e / 100 for e in errors["resnet164"]])
     assert versus == expected and versus.difference == pytest.approx(-1.0)
-    numbers = campaign_numbers(campaign_progress(ledger), curves)
-    assert numbers["common_iteration"] == 16_000 and numbers["runs_started"] == 4
+    numbers = campaign_numbers(curves)
+    assert numbers["common_iteration"] == 16_000 and numbers["runs"] == 4
+    assert (numbers["least_iteration"], numbers["most_iteration"]) == (16_000, 160_000)
     assert (numbers["first_drop"], numbers["total"], numbers["paper_a"]) == (64_000, 160_000, 4.99)
+    progress = progress_numbers(campaign_progress(ledger))
+    assert progress["runs_started"] == 4 and progress["runs_planned"] == 5 and progress["runs_lost"] == 0
+    assert (progress["least_iteration"], progress["most_iteration"], progress["sessions"]) == (16_000, 160_000, 1)
+
+
+def test_a_lost_attempt_keeps_its_curve_apart_from_the_attempt_that_follows(tmp_path):
+    ledger_path = _fake_campaign(tmp_path)
+    ledger = json.loads(ledger_path.read_text())
+    (tmp_path / "campaign" / "runs" / "attention92").rename(tmp_path / "campaign" / "lost")
+    (tmp_path / "campaign" / "lost").rename(tmp_path / "campaign" / "lost-tmp")
+    (tmp_path / "campaign" / "lost").mkdir()
+    (tmp_path / "campaign" / "lost-tmp").rename(tmp_path / "campaign" / "lost" / "attention92-16000")
+    entry = ledger["runs"]["attention92"]
+    entry["lost"] = [{"iteration": 16_000, "segments": entry["segments"], "curve": "campaign/lost/attention92-16000"}]
+    entry.update(status="lost", iteration=0, segments=[])
+    ledger_path.write_text(json.dumps(ledger))
+    current = campaign_curves(ledger_path, results=tmp_path)
+    assert "attention92" not in set(current.run)  # starting again: nothing yet
+    first = campaign_curves(ledger_path, results=tmp_path, lost=True)
+    assert set(first.run) == {"attention92"} and first.iteration.max() == 16_000
+    progress = campaign_progress(ledger_path)
+    assert progress.loc["attention92", "lost at"] == "16,000" and progress.loc["resnet164", "lost at"] == "-"
+    assert progress_numbers(progress)["runs_lost"] == 1
+    empty = campaign_curves(ledger_path, results=tmp_path / "nowhere", lost=False)
+    assert len(empty) == 0 and "test error (%)" in empty.columns
 
 
 def test_the_campaign_on_record_reads_whole():
-    progress, curves = campaign_progress(), campaign_curves()
-    numbers = campaign_numbers(progress, curves)
+    ledger = load_ledger()
+    current, first = campaign_curves(), campaign_curves(lost=True)
+    for run in set(current.run):  # no curve beyond the ledger
+        assert current[current.run == run].iteration.max() <= ledger["runs"][run]["iteration"]
+    for run in set(first.run):  # an attempt's curve stops where the ledger says it was lost
+        assert first[first.run == run].iteration.max() <= ledger["runs"][run]["lost"][0]["iteration"]
+    numbers = campaign_numbers(first)
     assert numbers["common_iteration"] <= numbers["least_iteration"] and numbers["seeds"] >= 2
-    for run, entry in progress[progress.iteration > 0].iterrows():
-        assert curves[curves.run == run].iteration.max() <= entry.iteration  # not beyond the ledger

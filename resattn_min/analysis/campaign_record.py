@@ -2,8 +2,10 @@
 how far each run has come (the ledger) and the test-error curves so far, seed by seed.
 
 A paused run's curve is in ``results/campaign/runs/<run>/``, a finished run's in
-``results/<runs_dir>/<run>/`` (``campaign update`` moves it there). The test split is evaluated every 8,000
-iterations to *report* progress; an error before the end of the schedule is no result of the paper's.
+``results/<runs_dir>/<run>/`` (``campaign update`` moves it there), and the curve of an attempt whose
+checkpoint was lost in ``results/campaign/lost/<run>-<iteration>/`` (the ledger's ``lost`` list names it).
+The test split is evaluated every 8,000 iterations to *report* progress; an error before the end of the
+schedule is no result of the paper's.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from .runs_on_record import learning_curve
 from .stats import Comparison, compare_seeds
 
 __all__ = ["network_of", "campaign_progress", "campaign_curves", "compare_at_common_iteration",
-           "campaign_numbers"]
+           "campaign_numbers", "progress_numbers"]
 
 
 def network_of(run: str) -> str:
@@ -30,7 +32,7 @@ def network_of(run: str) -> str:
 def campaign_progress(ledger_path: Path = LEDGER):
     """One row per run of the ledger: network, seed, status, the iteration reached and its share of the
     schedule, the GPU sessions (segments) so far, their wall-clock minutes (the runs of a session share
-    one GPU, side by side), and the last segment's images/s."""
+    one GPU, side by side), the last segment's images/s, and where earlier attempts were lost."""
     import pandas as pd
 
     ledger = load_ledger(ledger_path)
@@ -41,7 +43,8 @@ def campaign_progress(ledger_path: Path = LEDGER):
                      "iteration": entry["iteration"],
                      "of schedule (%)": 100 * entry["iteration"] / entry["target_iterations"],
                      "segments": len(segments), "wall minutes": sum(s["wall_s"] for s in segments) / 60,
-                     "img/s (last segment)": segments[-1]["images_per_s"] if segments else None})
+                     "img/s (last segment)": segments[-1]["images_per_s"] if segments else None,
+                     "lost at": ", ".join(f"{a['iteration']:,}" for a in entry.get("lost", [])) or "-"})
     return pd.DataFrame(rows).set_index("run")
 
 
@@ -53,21 +56,29 @@ def _curve_group(run: str, ledger: dict, results: Path) -> str | None:
     return None
 
 
-def campaign_curves(ledger_path: Path = LEDGER, results: Path = RESULTS):
+def campaign_curves(ledger_path: Path = LEDGER, results: Path = RESULTS, lost: bool = False):
     """The test errors (%) every run has reported so far, one row per run and evaluation point, with the
-    network and seed of the run; runs not started yet have no rows."""
+    network and seed of the run; runs not started yet have no rows. ``lost=True``: the curves of each
+    run's first attempt whose checkpoint was lost, instead of the current attempt's."""
     import pandas as pd
 
     ledger = load_ledger(ledger_path)
     frames = []
     for run, entry in ledger["runs"].items():
-        group = _curve_group(run, ledger, Path(results))
-        if entry["iteration"] == 0 or group is None:
-            continue
-        curve = learning_curve(group, run, results).dropna(subset=["test_error"])
+        if lost:
+            attempts = [a for a in entry.get("lost", []) if a.get("curve")]
+            if not attempts:
+                continue
+            group, name = str(Path(attempts[0]["curve"]).parent), Path(attempts[0]["curve"]).name
+        else:
+            group, name = _curve_group(run, ledger, Path(results)), run
+            if entry["iteration"] == 0 or group is None:
+                continue
+        curve = learning_curve(group, name, results).dropna(subset=["test_error"])
         frames.append(pd.DataFrame({"run": run, "network": network_of(run), "seed": entry["seed"],
                                     "iteration": curve.iteration, "test error (%)": 100 * curve.test_error}))
-    return pd.concat(frames, ignore_index=True)
+    columns = ["run", "network", "seed", "iteration", "test error (%)"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 def compare_at_common_iteration(curves, a: str, b: str) -> tuple[int, dict[str, list[float]], Comparison]:
@@ -81,17 +92,28 @@ def compare_at_common_iteration(curves, a: str, b: str) -> tuple[int, dict[str, 
     return int(reached), errors, compare_seeds(*[[e / 100 for e in errors[n]] for n in (a, b)])
 
 
-def campaign_numbers(progress, curves, a: str = "attention92", b: str = "resnet164") -> dict:
-    """What the book's prose says of the campaign so far: the iterations reached, the milestones, and
-    ``b`` against ``a`` at their common evaluation point, with the paper's final errors."""
-    started = progress[progress.iteration > 0]
+def campaign_numbers(curves, a: str = "attention92", b: str = "resnet164") -> dict:
+    """What the book's prose says of a set of curves: ``b`` against ``a`` at their common evaluation
+    point, the range of iterations the runs reached, the schedule's milestones and the paper's errors."""
     iteration, errors, versus = compare_at_common_iteration(curves, a, b)
     paper = TrainConfig(schedule="cifar", quick=False).plan().schedule
-    return {"runs_started": len(started), "runs_planned": len(progress),
-            "least_iteration": int(started.iteration.min()), "most_iteration": int(started.iteration.max()),
-            "sessions": int(started.segments.max()), "common_iteration": iteration,
+    reached = curves.groupby("run").iteration.max()
+    return {"least_iteration": int(reached.min()), "most_iteration": int(reached.max()),
+            "runs": len(reached), "common_iteration": iteration,
             "seeds": min(len(e) for e in errors.values()),
             "mean_a": sum(errors[a]) / len(errors[a]), "mean_b": sum(errors[b]) / len(errors[b]),
             "difference": versus.difference, "interval": versus.interval, "verdict": versus.verdict,
             "first_drop": paper.milestones[0], "second_drop": paper.milestones[1], "total": paper.total,
             "paper_a": get_experiment(a).paper_error, "paper_b": get_experiment(b).paper_error}
+
+
+def progress_numbers(progress) -> dict:
+    """The current attempt in a few numbers: runs started of those planned, the least and most iterations
+    reached (0 before the first segment), the GPU sessions so far, and the runs whose earlier attempt
+    was lost."""
+    started = progress[progress.iteration > 0]
+    return {"runs_started": len(started), "runs_planned": len(progress),
+            "least_iteration": int(started.iteration.min()) if len(started) else 0,
+            "most_iteration": int(started.iteration.max()) if len(started) else 0,
+            "sessions": int(started.segments.max()) if len(started) else 0,
+            "runs_lost": int((progress["lost at"] != "-").sum())}
