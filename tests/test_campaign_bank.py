@@ -33,7 +33,8 @@ def _paused(store, name, iteration):
     ledger["runs"] = {name: {**ledger["runs"]["attention92"], "status": "paused", "iteration": iteration,
                              "checkpoint": f"checkpoint-{iteration:08d}.pt"}}
     (store / name).mkdir(parents=True)
-    torch.save({"iteration": iteration, "model": {"w": torch.randn(64)}}, store / name / f"checkpoint-{iteration:08d}.pt")
+    state = {"iteration": iteration, "model": {"w": torch.randn(64)}}
+    torch.save(state, store / name / f"checkpoint-{iteration:08d}.pt")
     return ledger
 
 
@@ -47,7 +48,8 @@ def test_a_deposit_lives_in_history_not_in_the_tree_and_comes_back_bit_for_bit(r
     assert bank["sha256"] == sha256_of(store / "run_a" / "checkpoint-00004000.pt")
     # the tip of the branch holds the ledger that says where the checkpoint is, not the checkpoint
     assert _git(repo, "ls-files", BANK) == ""
-    assert json.loads(_git(repo, "show", "HEAD:results/campaign/ledger.json"))["runs"]["run_a"]["bank"] == bank
+    tip = json.loads(_git(repo, "show", "HEAD:results/campaign/ledger.json"))
+    assert tip["runs"]["run_a"]["bank"] == bank
     assert _git(repo, "status", "--porcelain") == ""
     # a new machine: an empty store, the repository cloned
     clone = tmp_path / "clone"

@@ -104,7 +104,8 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         from ..env import REPO_ROOT
         from ..experiments.campaign_bank import withdraw
 
-        for line in withdraw(ledger, campaign.STORE, REPO_ROOT) + campaign.check_store(ledger, campaign.STORE):
+        said = withdraw(ledger, campaign.STORE, REPO_ROOT)
+        for line in said + campaign.check_store(ledger, campaign.STORE):
             print(line)
     elif args.action == "bank":  # the store's checkpoints into git's history (two commits)
         from ..env import REPO_ROOT

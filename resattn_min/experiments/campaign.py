@@ -122,7 +122,8 @@ def update_ledger(ledger: dict, runs_dir: Path, store: Path = STORE, curves: Pat
 def check_store(ledger: dict, store: Path = STORE, curves: Path = CURVES) -> list[str]:
     """Mark ``lost`` every started, unfinished run whose checkpoint the store no longer holds (bring
     them back from the bank first: ``campaign_bank.withdraw``). The lost attempt stays on record: its
-    segments in the ledger's ``lost`` list, its learning curve moved to ``<curves>/../lost/<run>-<iteration>/``."""
+    segments in the ledger's ``lost`` list, its learning curve moved to
+    ``<curves>/../lost/<run>-<iteration>/``."""
     lost = []
     for name, entry in ledger["runs"].items():
         if entry["status"] == "paused" and not (Path(store) / name / str(entry["checkpoint"])).is_file():
@@ -131,7 +132,8 @@ def check_store(ledger: dict, store: Path = STORE, curves: Path = CURVES) -> lis
                 kept.parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(Path(curves) / name, kept)
             entry.setdefault("lost", []).append(
-                {"iteration": entry["iteration"], "checkpoint": entry["checkpoint"], "segments": entry["segments"],
+                {"iteration": entry["iteration"], "checkpoint": entry["checkpoint"],
+                 "segments": entry["segments"],
                  "curve": str(kept.relative_to(Path(curves).parent.parent)) if kept.is_dir() else None})
             lost.append(f"{name}: checkpoint {entry['checkpoint']} missing from {store}; starts again")
             entry.update(status="lost", iteration=0, checkpoint=None, segments=[])
