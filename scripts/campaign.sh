@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full-length CIFAR campaign (issue 16) on the lent GPU machine: every unfinished run of the ledger
 # resumes from its checkpoint, all train side by side until a deadline, and the newest checkpoints come
-# back in pieces. Between sessions they live outside the repository (resattn_min/experiments/campaign.py says where).
+# back in pieces. Between sessions they wait in the store and in git's history (campaign bank; results/campaign/README.md).
 #
 # Here, before a session (checkpoints to carry; a call carries 64 MiB with the working tree):
 #   python -m resattn_min campaign pack .stage/ckpt --max-mb 25
