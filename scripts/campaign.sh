@@ -7,7 +7,7 @@
 #   python -m resattn_min campaign pack .stage/ckpt --max-mb 25
 # There (the first call also carries the CIFAR archive in .stage/; later calls find /tmp/stage):
 #   bash scripts/campaign.sh stage start:1500 wait:500       # call 1: runs go on in the background
-#   bash scripts/campaign.sh wait:540                          # calls 2, ...: within 30 s of the last
+#   bash scripts/campaign.sh wait:480 collect:all              # calls 2, ...: within 30 s of the last
 #   bash scripts/campaign.sh stop collect:attention92,resnet164,attention92_s1,resnet164_s1
 #   bash scripts/campaign.sh collect:attention92_s2,resnet164_s2 cache-out   # at most 4 pieces a call
 # The compile cache (cache-out, when it packs into 16 MiB) waits in the store for the next session, which
@@ -67,18 +67,31 @@ for action in "$@"; do
             nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
         done
         ;;
+    until-done:*)  # wait (at most N seconds) until every run has met its deadline and exited
+        end=$(( $(date +%s) + ${action#until-done:} ))
+        while pgrep -f "resattn_min train" >/dev/null && [ "$(date +%s)" -lt "$end" ]; do sleep 10; done
+        pgrep -af "resattn_min train" | cut -c1-80 || echo "all runs exited"
+        ;;
     stop)  # what a deadline does: SIGTERM ends each run's step, writes a checkpoint there and exits
         pkill -TERM -f "resattn_min reproduce"; pkill -TERM -f "resattn_min train"
         for _ in $(seq 60); do pgrep -f "resattn_min train" >/dev/null || break; sleep 2; done
         pgrep -af "resattn_min train" || echo "all runs stopped"
         ;;
-    collect:*)  # metrics and logs of every run, and the newest checkpoint of the runs named, in pieces
+    collect:*)  # metrics and logs of every run, and the newest checkpoint of the runs named, in pieces;
+        # while the runs train too (a machine can be taken back at any time: collect in every call)
         tar -czf "$OUT/runs.tgz" -C "$RUNS" --exclude='*.pt' --exclude='.*.tmp' .
-        for run in $(echo "${action#collect:}" | tr , ' '); do
-            newest=$(ls "$RUNS/$run"/checkpoint-*.pt 2>/dev/null | tail -n 1)
-            [ -n "$newest" ] && python3 -c "import sys; from pathlib import Path
+        mkdir -p /tmp/collect
+        runs=${action#collect:}; [ "$runs" = all ] && runs=$(echo $CAMPAIGN_RUNS | tr ' ' ,)
+        for run in $(echo "$runs" | tr , ' '); do
+            for _ in 1 2 3; do  # a hard link outlives the trainer's removal of its older checkpoint
+                newest=$(ls "$RUNS/$run"/checkpoint-*.pt 2>/dev/null | tail -n 1)
+                [ -z "$newest" ] && break
+                ln -f "$newest" "/tmp/collect/$(basename "$newest")" 2>/dev/null && break
+            done
+            [ -n "$newest" ] && [ -f "/tmp/collect/$(basename "$newest")" ] && python3 -c "import sys; from pathlib import Path
 from resattn_min.experiments.campaign import split_file
-print(*split_file(Path(sys.argv[1]), Path(sys.argv[2])))" "$newest" "$OUT/ckpt/$run"
+print(*split_file(Path(sys.argv[1]), Path(sys.argv[2])))" "/tmp/collect/$(basename "$newest")" "$OUT/ckpt/$run"
+            rm -f /tmp/collect/*.pt
         done
         ls -la "$OUT" "$OUT"/ckpt/* 2>/dev/null | head -40
         ;;
