@@ -259,3 +259,22 @@ def test_find_cifar10_prefers_the_jpeg_copy_and_else_says_where_it_looked(tmp_pa
     assert empty.name == "synthetic" and not empty.download and str(tmp_path) in empty.note
     (tmp_path / "cifar10-jpeg" / "train").mkdir(parents=True)
     assert find_cifar10(tmp_path) == ("cifar10-jpeg", False, "")
+
+
+def test_the_test_split_is_read_in_large_batches_and_the_error_does_not_depend_on_it():
+    from resattn_min import create_model
+    from resattn_min.data.cifar import TEST_BATCH
+    from resattn_min.train.step import evaluate
+
+    torch.manual_seed(0)
+    streams = make_cifar_streams("synthetic", 16, quick=True)
+    assert streams.test.batch_size == max(16, TEST_BATCH) and streams.train.batch_size == 16
+    model = create_model("attention56_cifar", num_classes=streams.num_classes)
+    for module in model.modules():  # running statistics away from the identity, as after training
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+    small = make_cifar_streams("synthetic", 16, quick=True, test_batch_size=16)
+    big_error, seen = evaluate(model, streams.test, torch.device("cpu"))
+    small_error, small_seen = evaluate(model, small.test, torch.device("cpu"))
+    assert seen == small_seen == streams.test.num_samples and big_error == small_error

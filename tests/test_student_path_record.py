@@ -26,3 +26,12 @@ def test_the_lesson_record_says_whether_it_kept_its_budget():
     assert lesson["over_s"] == pytest.approx(max(0.0, lesson["wall_s"] - 60 * lesson["minutes"]))
     assert 0 < lesson["percent_of_schedule"] < 100 and 10 < lesson["test_error"] < 90  # learnt, not chance
     assert lesson["log_rows"] > 0 and lesson["device"] and len(lesson["commit"]) == 8
+
+
+def test_the_lesson_record_says_how_the_fit_spent_the_budget():
+    lesson = lesson_record()
+    assert lesson["evaluations"] == 20  # one every 8,000 of the paper's iterations, scaled with it
+    assert lesson["eval_share"] == pytest.approx(100 * 20 * lesson["eval_s"] / (60 * lesson["minutes"]))
+    spent = lesson["step_share"] + lesson["eval_share"]
+    assert 0 < spent <= 100  # what the fit planned for fits the budget
+    assert lesson["under_s"] == pytest.approx(max(0.0, 60 * lesson["minutes"] - lesson["wall_s"]))

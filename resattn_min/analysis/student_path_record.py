@@ -41,14 +41,20 @@ def precision_table(root: Path = RESULTS):
 
 def lesson_record(root: Path = RESULTS) -> dict:
     """The lesson-sized run: its budget, how long it took, what share of the paper's schedule it trained
-    and the error it reached, with the device, date and commit that made it."""
+    and the error it reached, with the device, date and commit that made it; and how the fit spent the
+    budget (the step and the evaluation it timed, the evaluations it planned for)."""
     run = load_runs(GROUP, root)[LESSON_RUN]
-    budget_s = 60 * run["budget"]["minutes"]
-    rows = len(learning_curve(GROUP, LESSON_RUN, root))
+    budget = run["budget"]
+    budget_s = 60 * budget["minutes"]
+    curve = learning_curve(GROUP, LESSON_RUN, root)
+    evaluations = int(curve.test_error.notna().sum())
     wall = run["wall_time_s"]
-    return {"minutes": run["budget"]["minutes"], "wall_s": wall, "over_s": max(0.0, wall - budget_s),
-            "within_budget": wall <= budget_s,
+    return {"minutes": budget["minutes"], "wall_s": wall, "over_s": max(0.0, wall - budget_s),
+            "under_s": max(0.0, budget_s - wall), "within_budget": wall <= budget_s,
             "iterations": run["iterations"], "percent_of_schedule": 100 * run["schedule_scale"],
             "test_error": 100 * run["test_error"], "amp": run["amp"], "model": run["model"],
-            "log_rows": rows, "device": run["device"], "date": run["date"][:10],
-            "commit": run["git_commit"][:8]}
+            "log_rows": len(curve), "step_ms": 1000 * budget["step_s"], "eval_s": budget["eval_s"],
+            "evaluations": evaluations,
+            "eval_share": 100 * evaluations * budget["eval_s"] / budget_s,
+            "step_share": 100 * run["iterations"] * budget["step_s"] / budget_s,
+            "device": run["device"], "date": run["date"][:10], "commit": run["git_commit"][:8]}
