@@ -12,6 +12,9 @@ again (the ledger's ``lost`` entries). What lands is git's history, so the check
   ResNet-164) until the run is done.
 * :func:`withdraw` brings a checkpoint the store lacks back from that commit (``git show``) and checks
   its SHA-256; ``campaign check`` calls it before it declares a run lost.
+
+torch.compile's cache (``inductor-cache.tgz`` in the store, from ``campaign.sh cache-out``) is banked the
+same way, so that a session's runs can load their kernels instead of compiling them again.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from ..atomic import write_atomic, write_json
 
-__all__ = ["BANK", "deposit", "withdraw", "sha256_of"]
+__all__ = ["BANK", "COMPILE_CACHE", "deposit", "withdraw", "sha256_of"]
 
 #: Where a deposit commit holds the checkpoints, relative to the repository.
 BANK = "results/campaign/bank"
@@ -45,30 +48,49 @@ def _git(repo: Path, *args: str, text: bool = True) -> str | bytes:
     return done.stdout.strip() if text else done.stdout
 
 
+#: torch.compile's cache of a session (``campaign.sh cache-out``), kept in the store beside the runs.
+COMPILE_CACHE = "inductor-cache.tgz"
+
+
+def _holdings(ledger: dict, store: Path) -> list[tuple[str, dict, Path, str]]:
+    """What the bank keeps: each paused run's newest checkpoint and the compile cache, as (label, the
+    ledger entry that records it, its file in the store, its path in the bank)."""
+    held = [(name, entry, Path(store) / name / str(entry["checkpoint"]),
+             f"{BANK}/{name}/{entry['checkpoint']}")
+            for name, entry in ledger["runs"].items() if entry["status"] == "paused"]
+    if (Path(store) / COMPILE_CACHE).is_file() or "compile_cache" in ledger:
+        held.append(("the compile cache", ledger.setdefault("compile_cache", {}), Path(store) / COMPILE_CACHE,
+                     f"{BANK}/{COMPILE_CACHE}"))
+    return held
+
+
 def deposit(ledger: dict, store: Path, repo: Path, ledger_path: Path) -> str | None:
-    """Commit every paused run's stored checkpoint that the bank does not hold yet, then take them out
-    of the tree and record in the ledger (``ledger_path``, in ``repo``) where they are, in a second
-    commit. Returns the deposit commit, or None when there was nothing to bank."""
-    due = {name: e for name, e in ledger["runs"].items()
-           if e["status"] == "paused" and (e.get("bank") or {}).get("checkpoint") != e["checkpoint"]}
-    if not due:
-        return None
-    repo, paths = Path(repo), []
-    for name, entry in due.items():
-        source = Path(store) / name / entry["checkpoint"]
+    """Commit every paused run's stored checkpoint (and the compile cache) that the bank does not hold
+    yet, then take them out of the tree and record in the ledger (``ledger_path``, in ``repo``) where they
+    are, in a second commit. Returns the deposit commit, or None when there was nothing to bank."""
+    repo, due = Path(repo), []
+    for label, entry, source, rel in _holdings(ledger, store):
         if not source.is_file():
-            raise FileNotFoundError(f"{name}: {source} is not in the store; run 'campaign check' first")
-        rel = f"{BANK}/{name}/{entry['checkpoint']}"
+            if label != "the compile cache":
+                raise FileNotFoundError(f"{label}: {source} is not in the store; run 'campaign check' first")
+            continue
+        digest = sha256_of(source)
+        if (entry.get("bank") or {}).get("sha256") == digest:
+            continue
         (repo / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, repo / rel)
-        entry["bank"] = {"checkpoint": entry["checkpoint"], "path": rel, "sha256": sha256_of(source),
+        entry["bank"] = {"checkpoint": source.name, "path": rel, "sha256": digest,
                          "bytes": source.stat().st_size}
-        paths.append(rel)
+        due.append((label, entry, rel))
+    if not due:
+        return None
+    paths = [rel for _, _, rel in due]
     _git(repo, "add", "-f", "--", *paths)
-    summary = ", ".join(f"{n} at {e['iteration']:,}" for n, e in due.items())
-    _git(repo, "commit", "-q", "-m", f"campaign bank: checkpoints of {summary}", "--", *paths)
+    summary = ", ".join(f"{label} at {e['iteration']:,}" if "iteration" in e else label
+                        for label, e, _ in due)
+    _git(repo, "commit", "-q", "-m", f"campaign bank: {summary}", "--", *paths)
     commit = _git(repo, "rev-parse", "HEAD")
-    for entry in due.values():
+    for _, entry, _ in due:
         entry["bank"]["commit"] = commit
     _git(repo, "rm", "-q", "-r", "--", BANK)
     ledger_path = Path(ledger_path)
@@ -81,24 +103,23 @@ def deposit(ledger: dict, store: Path, repo: Path, ledger_path: Path) -> str | N
 
 
 def withdraw(ledger: dict, store: Path, repo: Path) -> list[str]:
-    """Bring back from the bank every paused run's checkpoint that ``store`` lacks; returns what it did.
-    A checkpoint whose commit is not in this repository's history, or whose bytes differ from the
-    recorded SHA-256, stays missing (``campaign check`` then marks the run lost)."""
+    """Bring back from the bank every paused run's checkpoint (and the compile cache) that ``store``
+    lacks; returns what it did. A file whose commit is not in this repository's history, or whose bytes
+    differ from the recorded SHA-256, stays missing (``campaign check`` then marks the run lost)."""
     said = []
-    for name, entry in ledger["runs"].items():
+    for label, entry, target, _ in _holdings(ledger, store):
         bank = entry.get("bank") or {}
-        target = Path(store) / name / str(entry["checkpoint"])
-        if entry["status"] != "paused" or target.is_file() or bank.get("checkpoint") != entry["checkpoint"]:
+        if target.is_file() or bank.get("checkpoint") != target.name:
             continue
         try:
             blob = _git(Path(repo), "show", f"{bank['commit']}:{bank['path']}", text=False)
         except RuntimeError as err:
-            said.append(f"{name}: not in the bank here ({err})")
+            said.append(f"{label}: not in the bank here ({err})")
             continue
         if hashlib.sha256(blob).hexdigest() != bank["sha256"]:
-            said.append(f"{name}: the bank's copy of {entry['checkpoint']} does not match its SHA-256")
+            said.append(f"{label}: the bank's copy of {target.name} does not match its SHA-256")
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(target, lambda f, blob=blob: f.write(blob))
-        said.append(f"{name}: {entry['checkpoint']} brought back from commit {bank['commit'][:10]}")
+        said.append(f"{label}: {target.name} brought back from commit {bank['commit'][:10]}")
     return said
