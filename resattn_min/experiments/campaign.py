@@ -7,8 +7,9 @@ deadline, and brings the checkpoints back. Three things make that routine:
 * the **ledger** (``results/campaign/ledger.json``, kept in git): every run of the campaign with its
   experiment and seed, the iteration it reached, its status and every segment (iterations, wall time,
   images/s, device, commit, date), so the next session knows where to go on even if a checkpoint is lost;
-* the **store** (``~/resattn-campaign/<run>/``, outside the repository): each unfinished run's newest
-  checkpoint between sessions. A run whose checkpoint the store lacks is marked ``lost`` and starts again;
+* the **store** (``~/resattn-campaign/<run>/``, outside the repository) and the **bank** (git's history,
+  ``campaign_bank.py``): each unfinished run's newest checkpoint between sessions. A run whose checkpoint
+  neither holds is marked ``lost`` and starts again;
 * **pieces**: a GPU call brings back files of at most 16 MiB and carries at most 64 MiB, so checkpoints
   travel split into pieces (:func:`split_file`, :func:`join_pieces`).
 
