@@ -2,6 +2,7 @@
 
 import json
 
+import pandas as pd
 import pytest
 
 from resattn_min.analysis.campaign_record import (
@@ -49,6 +50,11 @@ def test_progress_and_curves_come_from_the_ledger_and_the_runs_files(tmp_path):
     assert progress.loc["resnet164_s1", "of schedule (%)"] == pytest.approx(15.0)
     assert progress.loc["attention164_arl", "segments"] == 0
     assert progress.loc["attention92", "wall minutes"] == 10
+    # one segment of 16,000 iterations: 144,000 to go is 9 more like it; a finished run has none
+    assert progress.loc["attention92", "segments to go"] == 9
+    assert progress.loc["resnet164", "segments to go"] == 6  # 136,000 / 24,000, rounded up
+    assert progress.loc["attention92_s1", "segments to go"] == 0
+    assert pd.isna(progress.loc["attention164_arl", "segments to go"])  # not started
     curves = campaign_curves(ledger, results=tmp_path)
     assert "attention164_arl" not in set(curves.run)  # not started: no curve
     assert curves[curves.run == "attention92_s1"].iteration.max() == 160_000  # a finished run's own folder
@@ -72,6 +78,7 @@ def test_networks_are_compared_where_every_seed_has_been(tmp_path):
     assert progress["runs_started"] == 4 and progress["runs_planned"] == 5 and progress["runs_lost"] == 0
     reached = (progress["least_iteration"], progress["most_iteration"], progress["sessions"])
     assert reached == (16_000, 160_000, 1)
+    assert (progress["fewest_to_go"], progress["most_to_go"]) == (0, 9)
 
 
 def test_a_lost_attempt_keeps_its_curve_apart_from_the_attempt_that_follows(tmp_path):

@@ -10,6 +10,7 @@ schedule is no result of the paper's.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -32,7 +33,8 @@ def network_of(run: str) -> str:
 def campaign_progress(ledger_path: Path = LEDGER):
     """One row per run of the ledger: network, seed, status, the iteration reached and its share of the
     schedule, the GPU sessions (segments) so far, their wall-clock minutes (the runs of a session share
-    one GPU, side by side), the last segment's images/s, and where earlier attempts were lost."""
+    one GPU, side by side), the last segment's images/s, how many more segments like the last one the
+    run needs, and where earlier attempts were lost."""
     import pandas as pd
 
     ledger = load_ledger(ledger_path)
@@ -44,8 +46,19 @@ def campaign_progress(ledger_path: Path = LEDGER):
                      "of schedule (%)": 100 * entry["iteration"] / entry["target_iterations"],
                      "segments": len(segments), "wall minutes": sum(s["wall_s"] for s in segments) / 60,
                      "img/s (last segment)": segments[-1]["images_per_s"] if segments else None,
+                     "segments to go": _segments_to_go(entry),
                      "lost at": ", ".join(f"{a['iteration']:,}" for a in entry.get("lost", [])) or "-"})
     return pd.DataFrame(rows).set_index("run")
+
+
+def _segments_to_go(entry: dict) -> int | None:
+    """How many more segments as long as the last one an unfinished run needs (None before its first)."""
+    if entry["status"] == "done":
+        return 0
+    if not entry["segments"]:
+        return None
+    last = entry["segments"][-1]
+    return math.ceil((entry["target_iterations"] - entry["iteration"]) / max(last["end"] - last["start"], 1))
 
 
 def _curve_group(run: str, ledger: dict, results: Path) -> str | None:
@@ -116,4 +129,6 @@ def progress_numbers(progress) -> dict:
             "least_iteration": int(started.iteration.min()) if len(started) else 0,
             "most_iteration": int(started.iteration.max()) if len(started) else 0,
             "sessions": int(started.segments.max()) if len(started) else 0,
-            "runs_lost": int((progress["lost at"] != "-").sum())}
+            "runs_lost": int((progress["lost at"] != "-").sum()),
+            "fewest_to_go": int(started["segments to go"].min()) if len(started) else 0,
+            "most_to_go": int(started["segments to go"].max()) if len(started) else 0}
