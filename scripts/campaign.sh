@@ -4,7 +4,7 @@
 # back in pieces. Between sessions they wait in the store and in git's history (campaign bank; results/campaign/README.md).
 #
 # Here, before a session (checkpoints to carry; a call carries 64 MiB with the working tree):
-#   python -m resattn_min campaign pack .stage/ckpt --max-mb 25
+#   python -m resattn_min campaign carry .stage --data ../shared/data/cifar10-jpeg.tar.gz   # says what each call carries
 # There (the first call also carries the CIFAR archive in .stage/; later calls find /tmp/stage):
 #   bash scripts/campaign.sh stage start:1500 wait:500       # call 1: runs go on in the background
 #   bash scripts/campaign.sh wait:480 collect:all              # calls 2, ...: within 30 s of the last
@@ -36,7 +36,9 @@ for action in "$@"; do
     case "$action" in
     stage)
         bash scripts/gpu_session.sh stage
-        python3 -m resattn_min campaign unpack .stage/ckpt "$RUNS" 2>/dev/null || echo "no checkpoints carried"
+        for pieces in .stage/ckpt*/; do  # whatever this call carried (campaign carry: ckpt1, ckpt2, ...)
+            [ -d "$pieces" ] && python3 -m resattn_min campaign unpack "$pieces" "$RUNS" | grep joined
+        done
         cache-in
         ;;
     cache-in)  # torch.compile's cache from an earlier session, if carried: the runs then skip compiling

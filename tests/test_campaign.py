@@ -133,3 +133,25 @@ def test_a_run_split_across_processes_is_reported_exact_and_a_different_run_is_n
                       seed=1), overwrite=True)  # another run in D's place
     report = campaign.split_run_report(runs, 5)
     assert report["weight_gap_split_D_vs_C"] > 0 and not report["split_is_exact"]
+
+
+def test_checkpoints_are_packed_into_as_few_calls_as_the_carry_limit_allows(tmp_path):
+    store, mib = tmp_path / "store", 2**20
+    ledger = campaign.new_ledger(("attention92", "resnet164", "attention92_s1", "resnet164_s1"))
+    for name, entry in ledger["runs"].items():
+        entry.update(status="paused", iteration=2000, checkpoint="checkpoint-00002000.pt")
+        (store / name).mkdir(parents=True)
+        (store / name / "checkpoint-00002000.pt").write_bytes(b"w" * (15 * mib))
+    data = tmp_path / "cifar10-jpeg.tar.gz"
+    data.write_bytes(b"d" * (20 * mib))
+    stage = tmp_path / ".stage"
+    calls = campaign.pack_for_calls(ledger, store, stage, tree_bytes=20 * mib, first=(data,))
+    # 64 MiB a call: tree 20 + data 20 leave room for one checkpoint (and its small files), then two
+    assert calls == [[".stage/cifar10-jpeg.tar.gz", ".stage/ckpt1"], [".stage/ckpt2"], [".stage/ckpt3"]]
+    assert sorted(p.name for p in (stage / "ckpt2").iterdir()) == ["attention92_s1", "resnet164"]
+    for call in calls:  # each call's carry fits, the tree included
+        carried = sum(f.stat().st_size for p in call for f in [tmp_path / p, *(tmp_path / p).rglob("*")]
+                      if f.is_file())
+        assert 20 * mib + carried <= campaign.CARRY_BYTES
+    with pytest.raises(ValueError, match="does not fit"):
+        campaign.pack_for_calls(ledger, store, tmp_path / "s2", tree_bytes=50 * mib)

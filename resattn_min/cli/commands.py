@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import fields, replace
 
 from ..train.checkpoint import CheckpointError, load_checkpoint, load_weights, trained_config
@@ -90,6 +91,18 @@ def cmd_bench_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tree_bytes(repo) -> int:
+    """What a device call carries of the working tree: tracked files and untracked ones git does not
+    ignore (a symbolic link travels as a link)."""
+    import subprocess
+    from pathlib import Path
+
+    listed = subprocess.run(["git", "-C", str(repo), "ls-files", "-z", "--cached", "--others",
+                             "--exclude-standard"], capture_output=True, check=True).stdout
+    files = (Path(repo) / name.decode() for name in listed.split(b"\0") if name)
+    return sum(f.stat().st_size for f in files if f.is_file() and not f.is_symlink())
+
+
 def cmd_campaign(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -118,6 +131,14 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         packed = campaign.pack_checkpoints(ledger, campaign.STORE, Path(args.path), runs,
                                            int(args.max_mb * 2**20))
         print("packed: " + (", ".join(packed) or "nothing"))
+    elif args.action == "carry":  # the stored checkpoints (and --data) split into the calls that carry them
+        from ..env import REPO_ROOT
+
+        calls = campaign.pack_for_calls(ledger, campaign.STORE, Path(args.path), _tree_bytes(REPO_ROOT),
+                                        tuple(Path(d) for d in args.data or ()),
+                                        args.runs.split(",") if args.runs else None)
+        for number, carried in enumerate(calls, 1):
+            print(f"call {number} carries {json.dumps(carried)}")
     elif args.action == "unpack":  # pieces brought back (<dir>/<run>/*.partNN) into <dest>/<run>/
         for folder in sorted(p for p in Path(args.path).iterdir() if p.is_dir()):
             for joined in campaign.join_pieces(folder, Path(args.dest) / folder.name):

@@ -33,7 +33,7 @@ from .catalog import get_experiment
 __all__ = [
     "RUNS", "LEDGER", "STORE", "CURVES", "PIECE_BYTES", "RUN_FILES", "new_ledger", "load_ledger",
     "update_ledger", "check_store", "split_file", "join_pieces", "pack_checkpoints", "status_lines",
-    "save_ledger", "split_run_report",
+    "save_ledger", "split_run_report", "pack_for_calls", "CARRY_BYTES",
 ]
 
 #: Issue 16's runs, by priority: Table 6 with three seeds each, then the deepest pair of Table 3.
@@ -48,6 +48,8 @@ RUN_FILES = ("log.txt", "metrics.csv", "metrics.jsonl")
 #: Where the learning curves of unfinished runs are kept in git (a finished run's folder holds its own).
 CURVES = RESULTS / "campaign" / "runs"
 TARGET = 160_000
+#: What one device call may carry, the working tree included, and the room kept for a run's small files.
+CARRY_BYTES, CARRY_SLACK = 64 * 2**20, 2**18
 
 
 def new_ledger(runs: tuple[str, ...] = RUNS) -> dict:
@@ -189,6 +191,42 @@ def pack_checkpoints(ledger: dict, store: Path, out_dir: Path, runs: list[str] |
         packed.append(name)
         total += size
     return packed
+
+
+def pack_for_calls(ledger: dict, store: Path, stage: Path, tree_bytes: int, first: tuple[Path, ...] = (),
+                   runs: list[str] | None = None, limit: int = CARRY_BYTES) -> list[list[str]]:
+    """Pack the stored checkpoints of ``runs`` (default: every paused run) into ``stage/ckpt1``,
+    ``stage/ckpt2``, ... so that each device call carries at most ``limit`` bytes with the working tree
+    (``tree_bytes``); the first call also carries the files ``first`` (the data), copied into ``stage``.
+    Returns what each call carries (paths relative to the stage's parent), in order."""
+    stage = Path(stage)
+    stage.mkdir(parents=True, exist_ok=True)
+    todo = list(runs or [n for n, e in ledger["runs"].items() if e["status"] == "paused"])
+    size = {r: (Path(store) / r / str(ledger["runs"][r]["checkpoint"])).stat().st_size + CARRY_SLACK
+            for r in todo}
+    carried = []
+    for path in first:
+        shutil.copy2(path, stage / Path(path).name)
+        carried.append(f"{stage.name}/{Path(path).name}")
+    room = limit - tree_bytes - sum(Path(p).stat().st_size for p in first)
+    calls = []
+    while todo:
+        group = []
+        for run in todo:  # whole runs, in order of priority, while they fit
+            if size[run] <= room:
+                group.append(run)
+                room -= size[run]
+        if not group and not carried:
+            raise ValueError(f"{todo[0]}'s checkpoint ({size[todo[0]] / 2**20:.1f} MiB) does not fit in a "
+                             f"call beside the working tree ({tree_bytes / 2**20:.1f} MiB)")
+        if group:
+            folder = f"ckpt{len(calls) + 1}"
+            pack_checkpoints(ledger, store, stage / folder, group, limit)
+            carried.append(f"{stage.name}/{folder}")
+            todo = [r for r in todo if r not in group]
+        calls.append(carried)
+        carried, room = [], limit - tree_bytes
+    return calls + ([carried] if carried else [])
 
 
 def status_lines(ledger: dict) -> list[str]:
