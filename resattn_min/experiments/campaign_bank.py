@@ -30,6 +30,8 @@ __all__ = ["BANK", "COMPILE_CACHE", "deposit", "withdraw", "sha256_of"]
 
 #: Where a deposit commit holds the checkpoints, relative to the repository.
 BANK = "results/campaign/bank"
+#: torch.compile's cache of a session (``campaign.sh cache-out``), kept in the store beside the runs.
+COMPILE_CACHE = "inductor-cache.tgz"
 
 
 def sha256_of(path: Path) -> str:
@@ -46,10 +48,6 @@ def _git(repo: Path, *args: str, text: bool = True) -> str | bytes:
         err = done.stderr if text else done.stderr.decode(errors="replace")
         raise RuntimeError(f"git {' '.join(args[:2])} failed: {err.strip()}")
     return done.stdout.strip() if text else done.stdout
-
-
-#: torch.compile's cache of a session (``campaign.sh cache-out``), kept in the store beside the runs.
-COMPILE_CACHE = "inductor-cache.tgz"
 
 
 def _holdings(ledger: dict, store: Path) -> list[tuple[str, dict, Path, str]]:
