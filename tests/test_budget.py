@@ -9,7 +9,7 @@ import shutil
 import pytest
 from _train_helpers import one_thread, tiny_config  # noqa: F401  (one_thread: an autouse fixture)
 
-from resattn_min.train.budget import MARGIN, Timing, evaluations_of, fit_scale
+from resattn_min.train.budget import MARGIN, Timing, evaluations_of, fit_scale, time_evaluation
 from resattn_min.train.checkpoint import list_checkpoints, load_checkpoint
 from resattn_min.train.loop import train
 from resattn_min.train.schedule import PRESETS, MultiStepSchedule
@@ -51,6 +51,18 @@ def test_the_rows_of_metrics_are_paid_for_too():
 
 def test_a_fast_device_runs_the_paper_and_no_more():
     assert fit_scale(10 * 3600, Timing(0.001, 1.0, 10.0), PAPER, 8_000) == 1.0
+
+
+@pytest.mark.parametrize("batches", [0, 1, 2, 40])
+def test_an_evaluation_is_timed_from_a_sample_of_its_batches_however_few(batches):
+    import torch
+
+    seen = []
+    timed = time_evaluation(lambda sample: seen.append(len(list(sample))), list(range(batches)),
+                            torch.device("cpu"))
+    assert timed >= 0.0
+    # one untimed batch (the first of a shape is autotuned), then at most ten timed, at least one
+    assert seen == ([] if batches == 0 else [1, max(1, min(10, batches - 1))])
 
 
 def test_a_budget_too_short_says_what_it_allows():

@@ -113,10 +113,10 @@ def time_evaluation(evaluate: Callable[[object], object], batches, device: torch
                     sample: int = 10) -> float:
     """Seconds one pass of ``evaluate`` over all of ``batches`` takes, from its first ``sample`` batches."""
     n = len(batches)
-    sample = min(sample, n - 1)
+    if n == 0:
+        return 0.0
     evaluate(itertools.islice(iter(batches), 1))  # untimed: the first batch of a shape is autotuned
-    if sample < 1:
-        return 0.0 if n == 0 else time_evaluation(evaluate, batches, device, sample=1)
+    sample = max(1, min(sample, n - 1))  # a single batch is timed again, warm
     start = time.perf_counter()
     evaluate(itertools.islice(iter(batches), sample))
     _sync(device)
