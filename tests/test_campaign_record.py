@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from resattn_min.analysis.campaign_record import (
+    attempts_compared,
     campaign_curves,
     campaign_numbers,
     campaign_progress,
@@ -100,6 +101,9 @@ def test_a_lost_attempt_keeps_its_curve_apart_from_the_attempt_that_follows(tmp_
     progress = campaign_progress(ledger_path)
     assert progress.loc["attention92", "lost at"] == "16,000" and progress.loc["resnet164", "lost at"] == "-"
     assert progress_numbers(progress)["runs_lost"] == 1
+    again = first.assign(**{"test error (%)": first["test error (%)"] + 0.5})  # a second attempt
+    both = attempts_compared(first, again)
+    assert len(both) == len(first) and both["difference"].round(9).eq(0.5).all()
     empty = campaign_curves(ledger_path, results=tmp_path / "nowhere", lost=False)
     assert len(empty) == 0 and "test error (%)" in empty.columns
 

@@ -22,7 +22,7 @@ from .runs_on_record import learning_curve
 from .stats import Comparison, compare_seeds
 
 __all__ = ["network_of", "campaign_progress", "campaign_curves", "compare_at_common_iteration",
-           "campaign_numbers", "progress_numbers"]
+           "campaign_numbers", "progress_numbers", "attempts_compared"]
 
 
 def network_of(run: str) -> str:
@@ -132,3 +132,11 @@ def progress_numbers(progress) -> dict:
             "runs_lost": int((progress["lost at"] != "-").sum()),
             "fewest_to_go": int(started["segments to go"].min()) if len(started) else 0,
             "most_to_go": int(started["segments to go"].max()) if len(started) else 0}
+
+
+def attempts_compared(first, second):
+    """The test errors (%) of two attempts of the same runs at the evaluation points both reached, one
+    row per run and point, with their difference (second minus first)."""
+    both = first.merge(second, on=["run", "network", "seed", "iteration"], suffixes=(" first", " second"))
+    both["difference"] = both["test error (%) second"] - both["test error (%) first"]
+    return both
