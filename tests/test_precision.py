@@ -133,3 +133,25 @@ def test_a_snapshot_puts_back_weights_statistics_momentum_and_scale():
     train_step(model, optimizer, x, y, 0.1)
     train_step(fresh, fresh_opt, x, y, 0.1)
     assert all(torch.equal(a, b) for a, b in zip(_weights(model), _weights(fresh), strict=True))
+
+
+def test_compile_left_unset_compiles_long_runs_on_recent_gpus_only():
+    from resattn_min.train.run_config import COMPILE_FROM, TrainConfig, resolve_compile
+
+    cuda, cpu, long, short = torch.device("cuda"), torch.device("cpu"), 160_000, COMPILE_FROM - 1
+    assert TrainConfig().compile is None  # unset: decided per run
+    assert resolve_compile(None, cuda, long, capability=(9, 0))  # the paper's schedule on an H200
+    assert not resolve_compile(None, cuda, long, capability=(7, 5))  # a T4: not measured there
+    assert not resolve_compile(None, cuda, short, capability=(9, 0))  # compiling would not pay
+    assert not resolve_compile(None, cuda, long, budget=True, capability=(9, 0))  # a lesson
+    assert not resolve_compile(None, cpu, long)
+    assert resolve_compile(True, cpu, short) and not resolve_compile(False, cuda, long, capability=(9, 0))
+
+
+def test_the_shipped_configs_leave_compile_to_the_run():
+    import yaml
+
+    from resattn_min.train.run_config import CONFIGS
+
+    for path in sorted(CONFIGS.glob("*.yaml")):
+        assert yaml.safe_load(path.read_text()).get("compile") is None, path.name  # absent or null

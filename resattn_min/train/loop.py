@@ -46,7 +46,7 @@ from .distributed import DistInfo, all_reduce_sum, cleanup, init_distributed, sh
 from .precision import amp_name, loss_scaler, resolve_amp
 from .results import MetricsLog, TrainResult, environment, peak_memory
 from .resume import check_resume
-from .run_config import RunPlan, TrainConfig
+from .run_config import RunPlan, TrainConfig, resolve_compile
 from .run_folder import claim_run_folder, is_fresh
 from .step import evaluate, make_step, seed_everything
 from .stopping import StopOnSignal, non_finite_state
@@ -129,7 +129,8 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
     # the CUDA-graph step on several GPUs averages gradients inside the graph, without DDP's hooks
     graph_ddp = cfg.cuda_graph and info.enabled and device.type == "cuda"
     net = wrap_model(model, info, cfg.sync_bn, ddp=not graph_ddp)
-    forward = torch.compile(net) if cfg.compile else net
+    compiled = resolve_compile(cfg.compile, device, plan.schedule.total, bool(cfg.budget_minutes))
+    forward = torch.compile(net) if compiled else net
     step = make_step(cfg, forward, optimizer, amp_dtype, channels_last, info, scaler)
     sharded = isinstance(data.train, LoaderStream)  # DataLoaders read each rank's own files
 
@@ -256,7 +257,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
         "iterations": schedule.total, "resumed_from": resumed, "quick": plan.quick,
         "schedule": schedule.state_dict(), "schedule_scale": plan.scale, "batch_size": recipe.batch_size,
         "momentum": recipe.momentum, "weight_decay": recipe.weight_decay, "nesterov": recipe.nesterov,
-        "amp": amp_name(amp_dtype), "budget": budget, "channels_last": channels_last, "compile": cfg.compile,
+        "amp": amp_name(amp_dtype), "budget": budget, "channels_last": channels_last, "compile": compiled,
         "cuda_graph": isinstance(step, CudaGraphStep), "world_size": info.world_size, "noise": data.noise,
         "architecture": architecture_of(model),
         "wall_time_s": time.perf_counter() - start_time,

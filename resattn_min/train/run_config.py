@@ -13,7 +13,8 @@ from ..env import is_quick
 from .precision import AMP_CHOICES
 from .schedule import PRESETS, MultiStepSchedule, Recipe
 
-__all__ = ["CONFIGS", "ConfigError", "QUICK_ITERATIONS", "RunPlan", "TrainConfig", "config_path"]
+__all__ = ["CONFIGS", "ConfigError", "QUICK_ITERATIONS", "RunPlan", "TrainConfig", "config_path",
+           "COMPILE_FROM", "resolve_compile"]
 
 
 class ConfigError(ValueError):
@@ -56,8 +57,9 @@ class TrainConfig:
     included (quick mode picks one giving about ``QUICK_ITERATIONS``); ``budget_minutes`` instead picks
     the scale whose run fits that many minutes on this device (``budget.py``). ``amp`` (``"auto"``:
     bfloat16 on GPUs that have it natively, float16 with loss scaling on older ones; ``precision.py``),
-    ``channels_last``, ``compile`` and ``cuda_graph`` act on GPUs only. ``resume`` is a checkpoint path or
-    ``"auto"``.
+    ``channels_last`` and ``cuda_graph`` act on GPUs only; ``compile`` left unset compiles long runs on
+    recent GPUs (:func:`resolve_compile`), ``True`` compiles anywhere, ``False`` never. ``resume`` is a
+    checkpoint path or ``"auto"``.
     ``image_size``, ``eval_size`` (the single centre crop) and ``eval_resize`` (the shorter side before it)
     act on the ImageNet pipeline, and ``loader``: ``"workers"`` (DataLoader workers decode and augment each
     file in PIL) or ``"gpu"`` (decode once, keep the images on the GPU, augment batches there; images of one
@@ -90,7 +92,7 @@ class TrainConfig:
     device: str = "auto"
     amp: str = "auto"
     channels_last: bool = True
-    compile: bool = False
+    compile: bool | None = None
     cuda_graph: bool = False
     sync_bn: bool = True
     eval_every: int = 0
@@ -200,6 +202,27 @@ class TrainConfig:
         every = {k: 0 if n == 0 else max(1, round(n * scale)) for k, n in
                  (("eval", self.eval_every), ("ckpt", self.ckpt_every), ("log", self.log_every))}
         return RunPlan(schedule, recipe, scale, quick, every)
+
+
+#: The shortest run that ``compile`` left unset compiles: compilation costs 2-3 minutes a process (143-208 s
+#: for the campaign's networks beside each other on an H200's 16 cores) and makes the CIFAR Attention-92
+#: step 1.4x faster there (results/bench), so it pays for itself only in runs of tens of minutes.
+COMPILE_FROM = 20_000
+
+
+def resolve_compile(compile: bool | None, device, total_iterations: int, budget: bool = False,
+                    capability: tuple[int, int] | None = None) -> bool:
+    """Whether a run compiles its network: as asked, or, left unset, for a run of at least
+    :data:`COMPILE_FROM` iterations on a GPU of compute capability 8.0 or later (where it was measured;
+    on older GPUs, the T4 included, the graph step alone). A lesson-sized run (``budget``) does not:
+    its schedule is fitted to the time left after its warm-up."""
+    if compile is not None:
+        return bool(compile)
+    if getattr(device, "type", device) != "cuda" or budget or total_iterations < COMPILE_FROM:
+        return False
+    import torch
+
+    return tuple(capability or torch.cuda.get_device_capability(device)) >= (8, 0)
 
 
 @dataclass(frozen=True)
