@@ -99,8 +99,10 @@ def test_a_lost_attempt_keeps_its_curve_apart_from_the_attempt_that_follows(tmp_
     first = campaign_curves(ledger_path, results=tmp_path, lost=True)
     assert set(first.run) == {"attention92"} and first.iteration.max() == 16_000
     progress = campaign_progress(ledger_path)
-    assert progress.loc["attention92", "lost at"] == "16,000" and progress.loc["resnet164", "lost at"] == "-"
-    assert progress_numbers(progress)["runs_lost"] == 1
+    assert progress.loc["attention92", "lost at"] == 16_000 and pd.isna(progress.loc["resnet164", "lost at"])
+    numbers = progress_numbers(progress)
+    assert numbers["runs_lost"] == 1
+    assert numbers["lost_least_iteration"] == numbers["lost_most_iteration"] == 16_000
     again = first.assign(**{"test error (%)": first["test error (%)"] + 0.5})  # a second attempt
     both = attempts_compared(first, again)
     assert len(both) == len(first) and both["difference"].round(9).eq(0.5).all()

@@ -34,7 +34,7 @@ def campaign_progress(ledger_path: Path = LEDGER):
     """One row per run of the ledger: network, seed, status, the iteration reached and its share of the
     schedule, the GPU sessions (segments) so far, their wall-clock minutes (the runs of a session share
     one GPU, side by side), the last segment's images/s, how many more segments like the last one the
-    run needs, and where earlier attempts were lost."""
+    run needs, and the iteration its first attempt reached before its checkpoint was lost."""
     import pandas as pd
 
     ledger = load_ledger(ledger_path)
@@ -47,7 +47,7 @@ def campaign_progress(ledger_path: Path = LEDGER):
                      "segments": len(segments), "wall minutes": sum(s["wall_s"] for s in segments) / 60,
                      "img/s (last segment)": segments[-1]["images_per_s"] if segments else None,
                      "segments to go": _segments_to_go(entry),
-                     "lost at": ", ".join(f"{a['iteration']:,}" for a in entry.get("lost", [])) or "-"})
+                     "lost at": entry["lost"][0]["iteration"] if entry.get("lost") else None})
     return pd.DataFrame(rows).set_index("run")
 
 
@@ -124,12 +124,14 @@ def progress_numbers(progress) -> dict:
     """The current attempt in a few numbers: runs started of those planned, the least and most iterations
     reached (0 before the first segment), the GPU sessions so far, and the runs whose earlier attempt
     was lost."""
-    started = progress[progress.iteration > 0]
+    started, lost = progress[progress.iteration > 0], progress["lost at"].dropna()
     return {"runs_started": len(started), "runs_planned": len(progress),
             "least_iteration": int(started.iteration.min()) if len(started) else 0,
             "most_iteration": int(started.iteration.max()) if len(started) else 0,
             "sessions": int(started.segments.max()) if len(started) else 0,
-            "runs_lost": int((progress["lost at"] != "-").sum()),
+            "runs_lost": len(lost),
+            "lost_least_iteration": int(lost.min()) if len(lost) else 0,
+            "lost_most_iteration": int(lost.max()) if len(lost) else 0,
             "fewest_to_go": int(started["segments to go"].min()) if len(started) else 0,
             "most_to_go": int(started["segments to go"].max()) if len(started) else 0}
 
