@@ -5,17 +5,18 @@
 #
 # Here, before a session (checkpoints to carry; a call carries 64 MiB with the working tree):
 #   python -m resattn_min campaign carry .stage --data ../shared/data/cifar10-jpeg.tar.gz   # says what each call carries
-# There (the first call also carries the CIFAR archive in .stage/; later calls find /tmp/stage):
-#   bash scripts/campaign.sh stage start:1500 wait:500       # call 1: runs go on in the background
-#   bash scripts/campaign.sh wait:480 collect:all              # calls 2, ...: within 30 s of the last
-#   bash scripts/campaign.sh stop collect:attention92,resnet164,attention92_s1,resnet164_s1
-#   bash scripts/campaign.sh collect:attention92_s2,resnet164_s2 cache-out   # at most 4 pieces a call
+# There (each call within 30 s of the last; results/campaign/README.md has the whole session):
+#   bash scripts/campaign.sh stage                                 # calls 1, ...: data, checkpoints
+#   bash scripts/campaign.sh stage start:1300 wait:450 collect:all # the last staging call starts the runs
+#   bash scripts/campaign.sh wait:500 collect:all                  # then: a lost machine costs one call
+#   bash scripts/campaign.sh until-done:500 collect:all cache-out  # last call
 # The compile cache (cache-out, when it packs into 16 MiB) waits in the store for the next session, which
 # carries it with a later stage call (cache-in) before start: the runs then load their kernels instead of
 # compiling them (120-170 s before the first 400 iterations of each run in session 2).
 # Here, after each call:
 #   python -m resattn_min campaign unpack /work/.device/N/ckpt runs/campaign
 #   tar -xzf /work/.device/N/runs.tgz -C runs/campaign && python -m resattn_min campaign update runs/campaign
+#   python -m resattn_min campaign bank        # once, at the end of the session: into git's history
 set -uo pipefail
 cd "$(dirname "$0")/.."
 : "${RESATTN_COMMIT:?set RESATTN_COMMIT to the commit being run (the .git copied to the GPU machine is not current)}"

@@ -90,3 +90,13 @@ def test_the_compile_cache_is_banked_when_it_changes_and_comes_back(repo, tmp_pa
     fresh = tmp_path / "fresh"
     said = withdraw(ledger, fresh, repo)
     assert len(said) == 2 and (fresh / "inductor-cache.tgz").read_bytes() == b"kernels, second session"
+
+
+def test_the_tree_a_call_carries_counts_tracked_and_unignored_files_not_ignored_ones_or_links(repo):
+    from resattn_min.experiments.campaign_bank import tree_bytes
+
+    base = tree_bytes(repo)  # the fixture's .gitignore
+    (repo / "notes.md").write_bytes(b"n" * 1000)  # untracked, not ignored: it travels
+    (repo / "weights.pt").write_bytes(b"w" * 5000)  # ignored: it stays
+    (repo / "link.md").symlink_to(repo / "notes.md")  # a link travels as a link
+    assert tree_bytes(repo) == base + 1000

@@ -91,18 +91,6 @@ def cmd_bench_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tree_bytes(repo) -> int:
-    """What a device call carries of the working tree: tracked files and untracked ones git does not
-    ignore (a symbolic link travels as a link)."""
-    import subprocess
-    from pathlib import Path
-
-    listed = subprocess.run(["git", "-C", str(repo), "ls-files", "-z", "--cached", "--others",
-                             "--exclude-standard"], capture_output=True, check=True).stdout
-    files = (Path(repo) / name.decode() for name in listed.split(b"\0") if name)
-    return sum(f.stat().st_size for f in files if f.is_file() and not f.is_symlink())
-
-
 def cmd_campaign(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -133,8 +121,9 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         print("packed: " + (", ".join(packed) or "nothing"))
     elif args.action == "carry":  # the stored checkpoints (and --data) split into the calls that carry them
         from ..env import REPO_ROOT
+        from ..experiments.campaign_bank import tree_bytes
 
-        calls = campaign.pack_for_calls(ledger, campaign.STORE, Path(args.path), _tree_bytes(REPO_ROOT),
+        calls = campaign.pack_for_calls(ledger, campaign.STORE, Path(args.path), tree_bytes(REPO_ROOT),
                                         tuple(Path(d) for d in args.data or ()),
                                         args.runs.split(",") if args.runs else None)
         for number, carried in enumerate(calls, 1):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..atomic import write_atomic, write_json
 
-__all__ = ["BANK", "COMPILE_CACHE", "deposit", "withdraw", "sha256_of"]
+__all__ = ["BANK", "COMPILE_CACHE", "deposit", "withdraw", "sha256_of", "tree_bytes"]
 
 #: Where a deposit commit holds the checkpoints, relative to the repository.
 BANK = "results/campaign/bank"
@@ -48,6 +48,14 @@ def _git(repo: Path, *args: str, text: bool = True) -> str | bytes:
         err = done.stderr if text else done.stderr.decode(errors="replace")
         raise RuntimeError(f"git {' '.join(args[:2])} failed: {err.strip()}")
     return done.stdout.strip() if text else done.stdout
+
+
+def tree_bytes(repo: Path) -> int:
+    """What a device call carries of ``repo``'s working tree, the reason checkpoints stay out of it:
+    tracked files and untracked ones git does not ignore (a symbolic link travels as a link)."""
+    listed = _git(Path(repo), "ls-files", "-z", "--cached", "--others", "--exclude-standard", text=False)
+    files = (Path(repo) / name.decode() for name in listed.split(b"\0") if name)
+    return sum(f.stat().st_size for f in files if f.is_file() and not f.is_symlink())
 
 
 def _holdings(ledger: dict, store: Path) -> list[tuple[str, dict, Path, str]]:
