@@ -18,6 +18,10 @@ def test_a_compiled_run_follows_the_eager_runs_loss_curve_and_ends_at_its_weight
         result = train(tiny_config(tmp_path / name, total_iters=12, milestones=[6, 9], log_every=1, lr=0.01,
                                    eval_every=12, compile=compiled))
         assert result.results["compile"] is compiled
+        cost = result.results["compile_cost"]  # the first step's compiling, timed and counted once
+        assert (cost is None) is not compiled
+        assert not compiled or (cost["seconds"] > 0 and cost["graph_hits"] + cost["graph_misses"] >= 2)
+        assert result.results["segments"][-1]["compile_s"] == (cost["seconds"] if compiled else None)
         runs[name] = (pd.read_csv(tmp_path / name / "metrics.csv").set_index("iteration"),
                       load_checkpoint(list_checkpoints(tmp_path / name)[-1])["model"], result.test_error)
     (eager, eager_weights, eager_error), (compiled, compiled_weights, compiled_error) = runs.values()

@@ -23,6 +23,7 @@ import torch
 
 from ..atomic import check_output_file, write_json
 from .build import build_model
+from .compilation import cache_counts, cache_folder
 from .cuda_graph import CudaGraphStep
 from .precision import resolve_device
 from .results import environment
@@ -160,7 +161,12 @@ def run_bench(models: str, batch: int = 64, image_size: int = 32, steps: int = 5
                 else:
                     def step(x, y, lr, forward=forward, opt=opt, amp=amp):
                         return train_step(forward, opt, x, y, lr, amp)
+                before = cache_counts()
                 stats = time_variant(model, step, batch, image_size, classes, steps, warmup, fast)
+                if comp:  # first_step_s is then mostly compiling: from the cache, or not?
+                    after = cache_counts()
+                    stats["compile_cache"] = {**{k: after[k] - before[k] for k in after},
+                                              "folder": cache_folder()}
                 label = _LABELS[variant] + (f" x{n}" if n > 1 else "")
                 rows.append({"model": name, "variant": label, "batch": batch, "image_size": image_size,
                              **stats})
@@ -186,4 +192,11 @@ def _row(r: dict) -> str:
     mem = "-" if r["peak_memory_mib"] is None else f"{r['peak_memory_mib']} MiB"
     return (f"{r['model']:<22} {r['variant']:<18} batch {r['batch']:<4} {r['image_size']}px  "
             f"{r['ms_per_step']:>9.2f} ms/step  {r['images_per_s']:>9.1f} img/s  first step "
-            f"{r['first_step_s']:.1f} s  peak {mem}")
+            f"{r['first_step_s']:.1f} s  peak {mem}" + _cache(r.get("compile_cache")))
+
+
+def _cache(counts: dict | None) -> str:
+    if counts is None:
+        return ""
+    graphs = counts["graph_hits"] + counts["graph_misses"]
+    return f"  ({counts['graph_hits']} of {graphs} graphs from the compile cache)"

@@ -41,6 +41,7 @@ from .checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from .compilation import cost_of, describe
 from .cuda_graph import CudaGraphStep, TrainingSnapshot
 from .distributed import DistInfo, all_reduce_sum, cleanup, init_distributed, shard, wrap_model
 from .precision import amp_name, loss_scaler, resolve_amp
@@ -169,6 +170,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
               f"{plan.scale:g})", flush=True)
 
     where = environment(device)
+    compile_cost = None  # what the first step spent compiling, if compiled
     segment_start = time.perf_counter()
 
     def segment(iteration: int) -> dict:
@@ -177,6 +179,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
         # plain str: checkpoints are read with weights_only=True, which refuses torch's version class
         return {"start": start, "end": iteration, "wall_s": round(wall, 1),
                 "images_per_s": round((iteration - start) * recipe.batch_size / wall, 1),
+                "compile_s": compile_cost["seconds"] if compile_cost else None,
                 **{k: str(where[k]) for k in ("device", "git_commit", "date", "torch")}}
 
     def save(iteration: int) -> Path:
@@ -202,7 +205,12 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
             raise
         if not sharded:  # global batches: keep this rank's slice
             images, labels = shard(images, info), shard(labels, info)
-        loss, correct = step(images, labels, schedule.lr_at(it))
+        if compiled and it == start:  # compiling happens in the first call: time it, once
+            (loss, correct), compile_cost = cost_of(step, images, labels, schedule.lr_at(it))
+            if main:
+                print(describe(compile_cost), flush=True)
+        else:
+            loss, correct = step(images, labels, schedule.lr_at(it))
         window[0] += loss
         window[1] += correct
         done = it + 1
@@ -258,6 +266,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
         "schedule": schedule.state_dict(), "schedule_scale": plan.scale, "batch_size": recipe.batch_size,
         "momentum": recipe.momentum, "weight_decay": recipe.weight_decay, "nesterov": recipe.nesterov,
         "amp": amp_name(amp_dtype), "budget": budget, "channels_last": channels_last, "compile": compiled,
+        "compile_cost": compile_cost,
         "cuda_graph": isinstance(step, CudaGraphStep), "world_size": info.world_size, "noise": data.noise,
         "architecture": architecture_of(model),
         "wall_time_s": time.perf_counter() - start_time,

@@ -1,0 +1,63 @@
+"""Compilation paid once (issue 12): a second process that compiles the same network reads Inductor's
+cache instead of compiling again, and ``cost_of`` says which happened (a run's log, a bench row)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from _train_helpers import ENV
+from torch._dynamo.utils import counters
+
+from resattn_min.train.compilation import cache_counts, cost_of, describe
+
+
+def test_cost_of_counts_only_the_hits_and_misses_of_its_own_step():
+    counters["inductor"]["fxgraph_cache_hit"] += 5  # before the step: not its own
+
+    def first_step(x):
+        counters["inductor"]["fxgraph_cache_hit"] += 2
+        counters["inductor"]["fxgraph_cache_miss"] += 1
+        counters["aot_autograd"]["autograd_cache_miss"] += 1
+        return x + 1
+
+    result, cost = cost_of(first_step, 41)
+    assert result == 42
+    counts = [cost[k] for k in ("graph_hits", "graph_misses", "autograd_hits", "autograd_misses")]
+    assert counts == [2, 1, 0, 1]
+    assert cost["seconds"] >= 0 and cost["cache"]
+    assert describe(cost).startswith("compiled in ") and "2 of 3 graphs from the cache" in describe(cost)
+    assert set(cache_counts()) == {"graph_hits", "graph_misses", "autograd_hits", "autograd_misses"}
+
+
+# One training step of a small network, compiled, in a process of its own; prints what it cost.
+_CHILD = """
+import json, torch
+from resattn_min.train.compilation import cost_of
+torch.manual_seed(0)
+net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                          torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 10))
+forward = torch.compile(net)
+x, y = torch.randn(4, 3, 8, 8), torch.randint(0, 10, (4,))
+
+def step():
+    loss = torch.nn.functional.cross_entropy(forward(x), y)
+    loss.backward()
+    return loss.item()
+
+loss, cost = cost_of(step)
+print(json.dumps({"loss": loss, **cost}))
+"""
+
+
+@pytest.mark.slow
+def test_a_second_process_finds_the_compiled_network_in_the_cache(tmp_path):
+    env = {**ENV, "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "cache")}
+    first, second = (json.loads(subprocess.run([sys.executable, "-c", _CHILD], env=env, check=True,
+                                               capture_output=True, text=True).stdout.splitlines()[-1])
+                     for _ in range(2))
+    assert first["cache"] == second["cache"] == str(tmp_path / "cache")
+    assert first["graph_misses"] >= 2 and first["graph_hits"] == 0  # forward and backward, built
+    assert second["graph_misses"] == 0 and second["graph_hits"] == first["graph_misses"]  # read back
+    assert second["loss"] == first["loss"]  # the same network, the same step
+    assert second["seconds"] < first["seconds"]
