@@ -8,11 +8,11 @@
 # There (each call within 30 s of the last; results/campaign/README.md has the whole session):
 #   bash scripts/campaign.sh stage                                 # calls 1, ...: data, checkpoints
 #   bash scripts/campaign.sh stage start:1300 wait:450 collect:all # the last staging call starts the runs
-#   bash scripts/campaign.sh wait:500 collect:all                  # then: a lost machine costs one call
-#   bash scripts/campaign.sh until-done:500 collect:all cache-out  # last call
-# The compile cache (cache-out, when it packs into 16 MiB) waits in the store for the next session, which
-# carries it with a later stage call (cache-in) before start: the runs then load their kernels instead of
-# compiling them (120-170 s before the first 400 iterations of each run in session 2).
+#   bash scripts/campaign.sh wait:500 collect:all                  # then: each call returns what fits, in turn
+#   bash scripts/campaign.sh until-done:500 collect:all            # last call (and collect:all again in
+#                                                                  # one more if a call could not return all)
+# torch.compile's cache does not cross sessions: after the first minutes it held 478 MB (notes/PERF.md).
+# probe-cache, once the runs have compiled, says whether a later process of the same network reads it.
 # Here, after each call:
 #   python -m resattn_min campaign unpack /work/.device/N/ckpt runs/campaign
 #   tar -xzf /work/.device/N/runs.tgz -C runs/campaign && python -m resattn_min campaign update runs/campaign
@@ -26,12 +26,6 @@ STAGE=/tmp/stage RUNS=/tmp/runs/cifar10_jpeg_full OUT="${OUT:-/tmp/out}"
 CAMPAIGN_RUNS="${CAMPAIGN_RUNS:-attention92 resnet164 attention92_s1 resnet164_s1 attention92_s2 resnet164_s2}"
 mkdir -p "$RUNS" "$OUT"
 
-cache-in() {
-    if [ -f .stage/inductor-cache.tgz ] && [ ! -d /tmp/inductor-cache ]; then
-        tar -xzf .stage/inductor-cache.tgz -C /tmp && echo "compile cache unpacked: $(du -sh /tmp/inductor-cache | cut -f1)"
-    fi
-}
-
 for action in "$@"; do
     echo "== $action ($(date -u +%H:%M:%S))"
     case "$action" in
@@ -40,16 +34,6 @@ for action in "$@"; do
         for pieces in .stage/ckpt*/; do  # whatever this call carried (campaign carry: ckpt1, ckpt2, ...)
             [ -d "$pieces" ] && python3 -m resattn_min campaign unpack "$pieces" "$RUNS" | grep joined
         done
-        cache-in
-        ;;
-    cache-in)  # torch.compile's cache from an earlier session, if carried: the runs then skip compiling
-        cache-in
-        ;;
-    cache-out)  # the compile cache, to carry into the next session (if it fits in one returned file)
-        tar -czf /tmp/inductor-cache.tgz -C /tmp inductor-cache 2>/dev/null
-        size=$(stat -c %s /tmp/inductor-cache.tgz 2>/dev/null || echo 0)
-        if [ "$size" -gt 0 ] && [ "$size" -le $((15 * 2**20)) ]; then cp /tmp/inductor-cache.tgz "$OUT/"
-        else echo "compile cache: $size bytes packed, not returned (one returned file holds 16 MiB)"; fi
         ;;
     start:*)  # train until the deadline (seconds from now); checkpoints every 2,000 iterations
         if pgrep -f "resattn_min reproduce" >/dev/null; then echo "already training"; continue; fi
@@ -80,23 +64,19 @@ for action in "$@"; do
         for _ in $(seq 60); do pgrep -f "resattn_min train" >/dev/null || break; sleep 2; done
         pgrep -af "resattn_min train" || echo "all runs stopped"
         ;;
-    collect:*)  # metrics and logs of every run, and the newest checkpoint of the runs named, in pieces;
-        # while the runs train too (a machine can be taken back at any time: collect in every call)
+    collect:*)  # metrics and logs of every run, and the newest checkpoints one call can return, in turn
+        # (8 files, 64 MiB: four of six runs; what is left goes in the next call; nothing goes twice).
+        # In every call while the runs train: a machine can be taken back at any time
         tar -czf "$OUT/runs.tgz" -C "$RUNS" --exclude='*.pt' --exclude='.*.tmp' .
-        mkdir -p /tmp/collect
         runs=${action#collect:}; [ "$runs" = all ] && runs=$(echo $CAMPAIGN_RUNS | tr ' ' ,)
-        for run in $(echo "$runs" | tr , ' '); do
-            for _ in 1 2 3; do  # a hard link outlives the trainer's removal of its older checkpoint
-                newest=$(ls "$RUNS/$run"/checkpoint-*.pt 2>/dev/null | tail -n 1)
-                [ -z "$newest" ] && break
-                ln -f "$newest" "/tmp/collect/$(basename "$newest")" 2>/dev/null && break
-            done
-            [ -n "$newest" ] && [ -f "/tmp/collect/$(basename "$newest")" ] && python3 -c "import sys; from pathlib import Path
-from resattn_min.experiments.campaign import split_file
-print(*split_file(Path(sys.argv[1]), Path(sys.argv[2])))" "/tmp/collect/$(basename "$newest")" "$OUT/ckpt/$run"
-            rm -f /tmp/collect/*.pt
-        done
-        ls -la "$OUT" "$OUT"/ckpt/* 2>/dev/null | head -40
+        python3 -m resattn_min campaign collect "$RUNS" "$OUT/ckpt" --runs "$runs"
+        ;;
+    probe-cache)  # a short Attention-92 run beside the campaign, in its compile cache: read back or not?
+        mkdir -p "$OUT"
+        timeout 400 python3 -m resattn_min train --config cifar10_attention92 --dataset "$STAGE/cifar10-jpeg" \
+            --cuda-graph --compile --total-iters 40 --milestones 20,30 --eval-every 40 \
+            --run-dir /tmp/probe-cache --overwrite --no-progress >"$OUT/probe-cache.txt" 2>&1
+        grep -E "compiled in|error" "$OUT/probe-cache.txt"
         ;;
     *) echo "unknown action $action" >&2; exit 2 ;;
     esac

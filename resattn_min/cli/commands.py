@@ -96,6 +96,14 @@ def cmd_campaign(args: argparse.Namespace) -> int:
 
     from ..experiments import campaign
 
+    if args.action == "collect":  # on the GPU machine, in every call: no ledger there to speak of
+        from ..experiments.campaign_collect import collect
+
+        if not (args.path and args.dest):
+            raise ValueError("campaign collect needs the runs folder and the folder the call returns")
+        runs = args.runs.split(",") if args.runs else list(campaign.RUNS)
+        print("\n".join(collect(Path(args.path), Path(args.dest), runs)))
+        return 0
     path = Path(args.ledger) if args.ledger else campaign.LEDGER
     ledger = campaign.load_ledger(path)
     if args.action == "update":  # what a GPU session brought back, unpacked into a runs folder
