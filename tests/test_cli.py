@@ -96,10 +96,11 @@ def test_evaluate_reproduces_the_final_iteration_error(capsys, trained):
 def test_bench_on_cpu_times_the_eager_step_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["bench", "--model", "tiny_attention_test", "--batch", "8", "--steps", "2", "--warmup", "1",
-                 "--out", str(out)]) == 0
+                 "--profile", "2", "--out", str(out)]) == 0
     assert "fast path (bf16, channels-last, CUDA graph) needs a GPU" in capsys.readouterr().out
     report = json.loads(out.read_text())
     assert [r["variant"] for r in report["rows"]] == ["eager fp32"] and report["rows"][0]["ms_per_step"] > 0
+    assert "kernels" not in report["rows"][0]  # kernels are counted on a GPU only
     assert {"device", "torch", "git_commit", "date", "command"} <= set(report)
 
 
@@ -110,3 +111,20 @@ def test_report_prints_the_papers_tables_beside_our_counts(capsys):
     assert "Table 6 (CIFAR-10)" in out and "Table 2 (ImageNet architectures)" in out
     row = next(line.split() for line in out.splitlines() if line.startswith("attention92_cifar"))
     assert row[1] == "1.9" and abs(float(row[2]) - 1.9) < 0.1 and row[3] == "4.99"
+
+
+def test_a_bench_profile_counts_kernels_per_step_and_their_time():
+    from types import SimpleNamespace
+
+    from resattn_min.train.bench import kernel_summary
+
+    # what torch.profiler's key_averages() gives over 4 steps: a CPU-side row has no GPU time
+    events = [SimpleNamespace(key="bn_collect_statistics", count=720, device_time_total=7200.0),
+              SimpleNamespace(key="implicit_gemm", count=1200, device_time_total=4800.0),
+              SimpleNamespace(key="cudaGraphLaunch", count=4, device_time_total=0.0)]
+    summary = kernel_summary(events, steps=4)
+    assert summary["kernels_per_step"] == 480 and summary["kernel_ms_per_step"] == 3.0
+    assert summary["us_per_kernel"] == 6.25  # 12,000 us over 1,920 kernels
+    assert [k["name"] for k in summary["top_kernels"]] == ["bn_collect_statistics", "implicit_gemm"]
+    assert summary["top_kernels"][0] == {"name": "bn_collect_statistics", "calls_per_step": 180.0,
+                                         "ms_per_step": 1.8}

@@ -74,7 +74,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     run_bench(args.model, batch=args.batch_size, image_size=args.image_size, steps=args.steps,
               warmup=args.warmup, compile=args.compile, out=args.out, num_classes=args.num_classes,
-              variants=args.variants, stacks=args.stack, check=args.check)
+              variants=args.variants, stacks=args.stack, check=args.check, profile=args.profile)
     return 0
 
 

@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stack", default="1", help="comma-separated numbers of runs stacked into one network")
     p.add_argument("--no-check", dest="check", action="store_false",
                    help="skip the eager-vs-graph agreement check")
+    p.add_argument("--profile", type=int, default=0, metavar="STEPS",
+                   help="GPU: also count each variant's kernels over this many steps (torch.profiler)")
     p.add_argument("--out", default="runs/bench.json", help="where to write the JSON")
     p.set_defaults(func=commands.cmd_bench)
 

@@ -31,7 +31,7 @@ from .run_config import TrainConfig
 from .stacked import stack_models, stack_size
 from .step import train_step
 
-__all__ = ["run_bench", "time_variant", "agreement"]
+__all__ = ["run_bench", "time_variant", "agreement", "kernel_summary", "profile_kernels"]
 
 
 def _model(name: str, num_classes: int, device: torch.device, channels_last: bool, seed: int = 0
@@ -45,12 +45,38 @@ def _optimizer(model: torch.nn.Module) -> torch.optim.SGD:
     return torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4, nesterov=True)
 
 
+def kernel_summary(events, steps: int, top: int = 5) -> dict:
+    """What the GPU ran in one step, from ``torch.profiler``'s CUDA events over ``steps`` steps: the
+    number of kernels, their summed time, the mean time of one, and the ``top`` costliest kernels."""
+    kernels = sorted((e for e in events if e.device_time_total > 0), key=lambda e: -e.device_time_total)
+    count, micros = sum(e.count for e in kernels), sum(e.device_time_total for e in kernels)
+    return {"kernels_per_step": round(count / steps), "kernel_ms_per_step": round(micros / steps / 1000, 3),
+            "us_per_kernel": round(micros / count, 2) if count else None,
+            "top_kernels": [{"name": e.key[:90], "calls_per_step": round(e.count / steps, 1),
+                             "ms_per_step": round(e.device_time_total / steps / 1000, 3)}
+                            for e in kernels[:top]]}
+
+
+def profile_kernels(step, images: torch.Tensor, labels: torch.Tensor, steps: int) -> dict:
+    """:func:`kernel_summary` of ``steps`` calls of ``step`` (a GPU's kernels; a CUDA graph's replay
+    shows the kernels inside it)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(steps):
+            step(images, labels, 0.01)
+        torch.cuda.synchronize()
+    return kernel_summary(prof.key_averages(), steps)
+
+
 def time_variant(model: torch.nn.Module, step, batch: int, image_size: int, num_classes: int, steps: int,
-                 warmup: int, channels_last: bool) -> dict:
+                 warmup: int, channels_last: bool, profile_steps: int = 0) -> dict:
     """Median milliseconds per step, images per second and peak memory of ``step`` on random batches.
 
     A stacked model (``stacked.py``) of ``n`` runs gets ``n`` batches per step, counted as
     ``n * batch`` images. ``first_step_s`` is the wall time of the first step: capture and compilation.
+    ``profile_steps`` (on a GPU) adds ``kernels``: the kernels of a step (:func:`profile_kernels`).
     """
     device = next(model.parameters()).device
     runs = stack_size(model)
@@ -87,9 +113,11 @@ def time_variant(model: torch.nn.Module, step, batch: int, image_size: int, num_
         torch.cuda.synchronize()
         times = [s.elapsed_time(e) for s, e in times]
     ms = statistics.median(times)
+    kernels = profile_kernels(step, images, labels, profile_steps) if cuda and profile_steps else None
     return {"runs": runs, "ms_per_step": round(ms, 3), "images_per_s": round(1000 * runs * batch / ms, 1),
             "first_step_s": round(first, 2),
-            "peak_memory_mib": round(torch.cuda.max_memory_allocated(device) / 2**20) if cuda else None}
+            "peak_memory_mib": round(torch.cuda.max_memory_allocated(device) / 2**20) if cuda else None,
+            **({"kernels": kernels} if kernels else {})}
 
 
 def agreement(name: str, batch: int, image_size: int, num_classes: int, steps: int = 10) -> dict:
@@ -122,11 +150,12 @@ _LABELS = {"eager": "eager fp32", "eager-bf16": "eager bf16+CL", "graph": "graph
 def run_bench(models: str, batch: int = 64, image_size: int = 32, steps: int = 50, warmup: int = 10,
               compile: bool = False, out: str | Path | None = "runs/bench.json",
               num_classes: int | None = None, variants: str = "eager,eager-bf16,graph", stacks: str = "1",
-              check: bool = True) -> dict:
+              check: bool = True, profile: int = 0) -> dict:
     """Time each variant for each of the comma-separated ``models``; print a table, write JSON.
 
     ``stacks`` (e.g. ``"1,3,6"``) also times the CUDA-graph variants on that many runs stacked into one
-    network (``stacked.py``); the eager variants are timed on one run.
+    network (``stacked.py``); the eager variants are timed on one run. ``profile`` (a number of steps)
+    also counts each GPU variant's kernels per step with ``torch.profiler``.
     """
     if min(batch, image_size, steps) < 1 or warmup < 0:
         raise ValueError(f"--batch-size, --image-size and --steps must be at least 1 and --warmup at least "
@@ -162,7 +191,7 @@ def run_bench(models: str, batch: int = 64, image_size: int = 32, steps: int = 5
                     def step(x, y, lr, forward=forward, opt=opt, amp=amp):
                         return train_step(forward, opt, x, y, lr, amp)
                 before = cache_counts()
-                stats = time_variant(model, step, batch, image_size, classes, steps, warmup, fast)
+                stats = time_variant(model, step, batch, image_size, classes, steps, warmup, fast, profile)
                 if comp:  # first_step_s is then mostly compiling: from the cache, or not?
                     after = cache_counts()
                     stats["compile_cache"] = {**{k: after[k] - before[k] for k in after},
@@ -192,7 +221,15 @@ def _row(r: dict) -> str:
     mem = "-" if r["peak_memory_mib"] is None else f"{r['peak_memory_mib']} MiB"
     return (f"{r['model']:<22} {r['variant']:<18} batch {r['batch']:<4} {r['image_size']}px  "
             f"{r['ms_per_step']:>9.2f} ms/step  {r['images_per_s']:>9.1f} img/s  first step "
-            f"{r['first_step_s']:.1f} s  peak {mem}" + _cache(r.get("compile_cache")))
+            f"{r['first_step_s']:.1f} s  peak {mem}" + _cache(r.get("compile_cache"))
+            + _kernels(r.get("kernels")))
+
+
+def _kernels(k: dict | None) -> str:
+    if k is None:
+        return ""
+    return (f"\n    {k['kernels_per_step']} kernels a step, {k['kernel_ms_per_step']:.2f} ms of GPU time "
+            f"({k['us_per_kernel']} us each)")
 
 
 def _cache(counts: dict | None) -> str:
