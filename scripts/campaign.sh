@@ -67,16 +67,25 @@ for action in "$@"; do
     collect:*)  # metrics and logs of every run, and the newest checkpoints one call can return, in turn
         # (8 files, 64 MiB: four of six runs; what is left goes in the next call; nothing goes twice).
         # In every call while the runs train: a machine can be taken back at any time
-        tar -czf "$OUT/runs.tgz" -C "$RUNS" --exclude='*.pt' --exclude='.*.tmp' .
+        tar -czf "$OUT/runs.tgz" -C "$RUNS" --exclude='*.pt' --exclude='.*.tmp' . \
+            $( [ -d /tmp/extra ] && echo "-C /tmp extra" )  # what probe-cache and profile-step wrote
         runs=${action#collect:}; [ "$runs" = all ] && runs=$(echo $CAMPAIGN_RUNS | tr ' ' ,)
         python3 -m resattn_min campaign collect "$RUNS" "$OUT/ckpt" --runs "$runs"
         ;;
-    probe-cache)  # a short Attention-92 run beside the campaign, in its compile cache: read back or not?
-        mkdir -p "$OUT"
-        timeout 400 python3 -m resattn_min train --config cifar10_attention92 --dataset "$STAGE/cifar10-jpeg" \
-            --cuda-graph --compile --total-iters 40 --milestones 20,30 --eval-every 40 \
-            --run-dir /tmp/probe-cache --overwrite --no-progress >"$OUT/probe-cache.txt" 2>&1
-        grep -E "compiled in|error" "$OUT/probe-cache.txt"
+    probe-cache)  # in the background, once the runs have compiled: a short Attention-92 run in their
+        # compile cache; its log's "compiled in" line says whether it read the cache (extra/, in runs.tgz)
+        mkdir -p /tmp/extra
+        setsid nohup timeout 500 python3 -m resattn_min train --config cifar10_attention92 \
+            --dataset "$STAGE/cifar10-jpeg" --cuda-graph --compile --total-iters 40 --milestones 20,30 \
+            --eval-every 40 --run-dir /tmp/probe-cache --overwrite --no-progress \
+            >/tmp/extra/probe-cache.txt 2>&1 </dev/null &
+        ;;
+    profile-step)  # in the background: the kernels of one Attention-92 step, eager, graph and compiled
+        # (bench --profile; beside the campaign the times are shared, the kernel counts are not)
+        mkdir -p /tmp/extra
+        setsid nohup timeout 500 python3 -m resattn_min bench --model attention92_cifar \
+            --variants eager-bf16,graph,compile --steps 20 --warmup 3 --profile 5 --no-check \
+            --out /tmp/extra/bench_profile_a92.json >/tmp/extra/bench_profile.txt 2>&1 </dev/null &
         ;;
     *) echo "unknown action $action" >&2; exit 2 ;;
     esac
