@@ -13,6 +13,7 @@ from resattn_min.analysis.campaign_record import (
     compare_at_common_iteration,
     network_of,
     progress_numbers,
+    run_on_record,
 )
 from resattn_min.analysis.stats import compare_seeds
 from resattn_min.experiments.campaign import load_ledger, new_ledger
@@ -119,3 +120,15 @@ def test_the_campaign_on_record_reads_whole():
         assert first[first.run == run].iteration.max() <= ledger["runs"][run]["lost"][0]["iteration"]
     numbers = campaign_numbers(first)
     assert numbers["common_iteration"] <= numbers["least_iteration"] and numbers["seeds"] >= 2
+
+
+def test_one_run_on_record_has_its_whole_curve_and_how_far_it_came(tmp_path):
+    ledger = _fake_campaign(tmp_path)
+    paused = run_on_record("resnet164", ledger, tmp_path)
+    assert (paused["iteration"], paused["target"], paused["status"]) == (24_000, 160_000, "paused")
+    assert list(paused["metrics"].iteration) == [8000, 12000, 16000, 24000]  # log rows too
+    assert paused["segments"] == 1 and paused["wall_minutes"] == 10.0
+    finished = run_on_record("attention92_s1", ledger, tmp_path)  # from the finished runs' group
+    assert finished["status"] == "done" and finished["metrics"].iteration.iloc[-1] == 160_000
+    with pytest.raises(ValueError, match="no learning curve on record yet"):
+        run_on_record("attention164_arl", ledger, tmp_path)

@@ -22,7 +22,7 @@ from .runs_on_record import learning_curve
 from .stats import Comparison, compare_seeds
 
 __all__ = ["network_of", "campaign_progress", "campaign_curves", "compare_at_common_iteration",
-           "campaign_numbers", "progress_numbers", "attempts_compared"]
+           "campaign_numbers", "progress_numbers", "attempts_compared", "run_on_record"]
 
 
 def network_of(run: str) -> str:
@@ -92,6 +92,21 @@ def campaign_curves(ledger_path: Path = LEDGER, results: Path = RESULTS, lost: b
                                     "iteration": curve.iteration, "test error (%)": 100 * curve.test_error}))
     columns = ["run", "network", "seed", "iteration", "test error (%)"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def run_on_record(run: str = "attention92", ledger_path: Path = LEDGER, results: Path = RESULTS) -> dict:
+    """One run of the campaign as chapter 6 shows it: its whole ``metrics.csv`` so far (``metrics``), the
+    iteration it reached of its ``target``, its ``status``, and the GPU time and sessions it took
+    (``wall_minutes``, ``segments``). A run not started yet has no metrics."""
+    ledger = load_ledger(ledger_path)
+    entry = ledger["runs"][run]
+    group = _curve_group(run, ledger, Path(results))
+    if entry["iteration"] == 0 or group is None:
+        raise ValueError(f"{run} has no learning curve on record yet (status {entry['status']})")
+    return {"run": run, "metrics": learning_curve(group, run, results), "iteration": entry["iteration"],
+            "target": entry["target_iterations"], "status": entry["status"],
+            "segments": len(entry["segments"]),
+            "wall_minutes": sum(s["wall_s"] for s in entry["segments"]) / 60}
 
 
 def compare_at_common_iteration(curves, a: str, b: str) -> tuple[int, dict[str, list[float]], Comparison]:
