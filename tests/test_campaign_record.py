@@ -11,6 +11,7 @@ from resattn_min.analysis.campaign_record import (
     campaign_numbers,
     campaign_progress,
     compare_at_common_iteration,
+    full_length_table,
     network_of,
     progress_numbers,
     run_on_record,
@@ -132,3 +133,22 @@ def test_one_run_on_record_has_its_whole_curve_and_how_far_it_came(tmp_path):
     assert finished["status"] == "done" and finished["metrics"].iteration.iloc[-1] == 160_000
     with pytest.raises(ValueError, match="no learning curve on record yet"):
         run_on_record("attention164_arl", ledger, tmp_path)
+
+
+def test_the_full_length_table_fills_as_runs_finish(tmp_path):
+    ledger_path = _fake_campaign(tmp_path)
+    ledger = load_ledger(ledger_path)
+    ledger["runs"]["attention92_s1"]["test_error"] = 0.0512  # the finished seed's final error
+    ledger_path.write_text(json.dumps(ledger))
+    short = tmp_path / "cifar10_jpeg" / "attention92"
+    short.mkdir(parents=True)
+    (short / "results.json").write_text(json.dumps({"test_error": 0.1361}))
+    table = full_length_table(ledger_path, tmp_path)
+    assert list(table.index) == ["attention92", "resnet164", "attention164_arl"]
+    a92 = table.loc["attention92"]
+    assert a92["paper (%)"] == 4.99 and a92["0.1 schedule (%)"] == pytest.approx(13.61)
+    assert a92["full length: done"] == "1 of 2" and a92["mean (%)"] == pytest.approx(5.12)
+    assert pd.isna(a92["spread (sd)"]) and a92["least iteration"] == 16_000  # one seed: no spread
+    r164 = table.loc["resnet164"]
+    assert r164["full length: done"] == "0 of 2" and pd.isna(r164["mean (%)"])
+    assert pd.isna(r164["0.1 schedule (%)"]) and r164["least iteration"] == 24_000

@@ -10,8 +10,10 @@ schedule is no result of the paper's.
 
 from __future__ import annotations
 
+import json
 import math
 import re
+import statistics
 from pathlib import Path
 
 from ..env import RESULTS
@@ -22,7 +24,7 @@ from .runs_on_record import learning_curve
 from .stats import Comparison, compare_seeds
 
 __all__ = ["network_of", "campaign_progress", "campaign_curves", "compare_at_common_iteration",
-           "campaign_numbers", "progress_numbers", "attempts_compared", "run_on_record"]
+           "campaign_numbers", "progress_numbers", "attempts_compared", "run_on_record", "full_length_table"]
 
 
 def network_of(run: str) -> str:
@@ -107,6 +109,32 @@ def run_on_record(run: str = "attention92", ledger_path: Path = LEDGER, results:
             "target": entry["target_iterations"], "status": entry["status"],
             "segments": len(entry["segments"]),
             "wall_minutes": sum(s["wall_s"] for s in entry["segments"]) / 60}
+
+
+def full_length_table(ledger_path: Path = LEDGER, results: Path = RESULTS, short: str = "cifar10_jpeg"):
+    """Table 6 and Table 3's deep end as the campaign fills them, one row per network: the paper's error,
+    ours at a tenth of the schedule (the ``short`` group's one run), and the full-length runs: how many
+    are done of those planned, the mean and spread (standard deviation) of their final errors, and the
+    fewest iterations any of them has reached."""
+    import pandas as pd
+
+    ledger = load_ledger(ledger_path)
+    seeds: dict[str, list[dict]] = {}
+    for run, entry in ledger["runs"].items():
+        seeds.setdefault(network_of(run), []).append(entry)
+    rows = {}
+    for network, entries in seeds.items():
+        done = [100 * e["test_error"] for e in entries if e["status"] == "done"]
+        short_run = Path(results) / short / network / "results.json"
+        rows[network] = {
+            "paper (%)": get_experiment(network).paper_error,
+            "0.1 schedule (%)": 100 * json.loads(short_run.read_text())["test_error"]
+            if short_run.is_file() else math.nan,
+            "full length: done": f"{len(done)} of {len(entries)}",
+            "mean (%)": statistics.mean(done) if done else math.nan,
+            "spread (sd)": statistics.stdev(done) if len(done) > 1 else math.nan,
+            "least iteration": min(e["iteration"] for e in entries)}
+    return pd.DataFrame(rows).T
 
 
 def compare_at_common_iteration(curves, a: str, b: str) -> tuple[int, dict[str, list[float]], Comparison]:
