@@ -1,8 +1,9 @@
 """What ``torch.compile`` costs a process, once, before its first step (issue 12: compilation paid once).
 
 Compiling happens inside the first call of a compiled network: Dynamo traces the Python code,
-AOTAutograd derives the backward, Inductor generates and builds the kernels. On the H200 that took
-143-208 s for each campaign process (Attention-92, ResNet-164). Inductor keeps what it built in a cache
+AOTAutograd derives the backward, Inductor generates and builds the kernels. On the H200 each campaign
+process (Attention-92, ResNet-164, six compiling at once) wrote its first metrics row, at 400
+iterations, 111-208 s after it started, most of it compiling. Inductor keeps what it built in a cache
 on disk (``TORCHINDUCTOR_CACHE_DIR``, by default a folder under the temporary folder), and so does
 AOTAutograd: a second process that compiles the same network with the same settings and the same
 input shapes reads its graphs back instead of building them. On this project's CPU that turned a
