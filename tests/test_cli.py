@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from _train_helpers import ENV, HERE, error_of, one_thread, write_config  # noqa: F401
 
 from resattn_min.cli import main
@@ -128,3 +129,25 @@ def test_a_bench_profile_counts_kernels_per_step_and_their_time():
     assert [k["name"] for k in summary["top_kernels"]] == ["bn_collect_statistics", "implicit_gemm"]
     assert summary["top_kernels"][0] == {"name": "bn_collect_statistics", "calls_per_step": 180.0,
                                          "ms_per_step": 1.8}
+
+
+@pytest.fixture
+def torch_global_settings():
+    saved = (torch.are_deterministic_algorithms_enabled(),
+             torch.is_deterministic_algorithms_warn_only_enabled(), torch.backends.cudnn.benchmark)
+    yield
+    torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+    torch.backends.cudnn.benchmark = saved[2]
+
+
+def test_the_bench_builds_its_model_under_the_trainers_global_settings(torch_global_settings):
+    # torch.compile's cache key holds them: with other settings the bench compiled a graph of its own
+    # (158 s beside the campaign's filled cache on the H200; on the CPU 66 s against 5.6 s)
+    from resattn_min.train.bench import _model
+
+    torch.use_deterministic_algorithms(False)
+    torch.backends.cudnn.benchmark = False
+    _model("tiny_attention_test", 10, torch.device("cpu"), False)
+    assert not torch.are_deterministic_algorithms_enabled()
+    assert torch.is_deterministic_algorithms_warn_only_enabled()  # as seed_everything leaves it
+    assert torch.backends.cudnn.benchmark

@@ -29,14 +29,17 @@ from .precision import resolve_device
 from .results import environment
 from .run_config import TrainConfig
 from .stacked import stack_models, stack_size
-from .step import train_step
+from .step import seed_everything, train_step
 
 __all__ = ["run_bench", "time_variant", "agreement", "kernel_summary", "profile_kernels"]
 
 
 def _model(name: str, num_classes: int, device: torch.device, channels_last: bool, seed: int = 0
            ) -> torch.nn.Module:
-    torch.manual_seed(seed)
+    # the trainer's global settings: besides timing the same kernels, torch.compile's cache key holds
+    # them (use_deterministic_algorithms' warn_only flag among them), so the bench compiles the graph
+    # a training process compiles and can read it from the cache
+    seed_everything(seed, deterministic=False)
     model = build_model(TrainConfig(model=name), num_classes).to(device)
     return model.to(memory_format=torch.channels_last) if channels_last else model
 
