@@ -146,6 +146,15 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_share_weights(args: argparse.Namespace) -> int:
+    from ..train.checkpoint import share_weights
+
+    out = share_weights(args.checkpoint, args.out)
+    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB, float16); to install it, add an entry to "
+          "WEIGHTS in resattn_min/models/pretrained.py")
+    return 0
+
+
 def cmd_masks(args: argparse.Namespace) -> int:
     from ..analysis.mask_figure import write_mask_figure
 

@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/bench.json", help="where to write the JSON")
     p.set_defaults(func=commands.cmd_bench)
 
+    p = sub.add_parser("share-weights", help="a checkpoint's network in half precision, to ship "
+                       "(resattn_min/weights/)")
+    p.add_argument("checkpoint", help="a checkpoint-<iteration>.pt of a finished run")
+    p.add_argument("out", help="the file to write, e.g. resattn_min/weights/<name>.fp16.pt")
+    p.set_defaults(func=commands.cmd_share_weights)
+
     p = sub.add_parser("masks", help="Fig. 1: each stage's mask on validation images of a trained network")
     p.add_argument("checkpoint", help="a checkpoint of a run on an ImageNet-style folder (Imagenette)")
     p.add_argument("--out", default="runs/masks.png", help="the PNG to write (a .json record beside it)")

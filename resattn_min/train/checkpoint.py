@@ -23,7 +23,7 @@ from ..atomic import write_atomic
 __all__ = [
     "FORMAT", "VERSION", "CheckpointError", "save_checkpoint", "load_checkpoint", "list_checkpoints",
     "find_resume_checkpoint", "rng_state", "set_rng_state", "load_optimizer_state", "load_weights",
-    "trained_config", "weight_gap",
+    "trained_config", "weight_gap", "share_weights",
 ]
 
 FORMAT = "resattn-min-checkpoint"
@@ -181,6 +181,25 @@ def _is_shared_weights(state: dict) -> bool:
     """Weights written to share (``resattn_min/weights/``): a run's network in half precision, its config
     and iteration, no run state (they can be evaluated, not resumed)."""
     return state.get("dtype") == "float16" and {"model", "config", "iteration"} <= state.keys()
+
+
+def share_weights(checkpoint: str | Path, out: str | Path) -> Path:
+    """Write a checkpoint's network as weights to share (``resattn_min/weights/``): its floating-point
+    tensors in half precision (integers, such as BatchNorm's batch count, as they are), its config and
+    iteration, and no run state. They load as the float32 network up to half precision's rounding, a
+    quarter of the checkpoint's size; a value half precision cannot hold is refused, not rounded to
+    infinity."""
+    state = load_checkpoint(checkpoint)
+    half = {}
+    for key, tensor in state["model"].items():
+        if tensor.is_floating_point():
+            tensor = tensor.to(torch.float16)
+            if not torch.isfinite(tensor).all():
+                raise CheckpointError(f"{key} of {checkpoint} has values beyond half precision's range "
+                                      f"(65,504): these weights cannot be shared in float16")
+        half[key] = tensor
+    shared = {"model": half, "config": state["config"], "iteration": state["iteration"], "dtype": "float16"}
+    return write_atomic(Path(out), lambda f: torch.save(shared, f))
 
 
 def _load_failure(err: Exception) -> str:
