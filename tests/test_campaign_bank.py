@@ -76,22 +76,6 @@ def test_a_checkpoint_not_in_the_history_or_not_matching_stays_missing_and_is_lo
     assert "starts again" in lost and "bank" not in ledger["runs"]["run_a"]
 
 
-def test_the_compile_cache_is_banked_when_it_changes_and_comes_back(repo, tmp_path):
-    store = tmp_path / "store"
-    ledger = _paused(store, "run_a", 4000)
-    (store / "inductor-cache.tgz").write_bytes(b"kernels, first session")
-    first = deposit(ledger, store, repo, repo / "results" / "campaign" / "ledger.json")
-    assert ledger["compile_cache"]["bank"]["commit"] == first
-    assert deposit(ledger, store, repo, repo / "results" / "campaign" / "ledger.json") is None
-    (store / "inductor-cache.tgz").write_bytes(b"kernels, second session")  # same name, new bytes
-    second = deposit(ledger, store, repo, repo / "results" / "campaign" / "ledger.json")
-    assert second != first and ledger["compile_cache"]["bank"]["commit"] == second
-    assert ledger["runs"]["run_a"]["bank"]["commit"] == first  # the checkpoint did not change
-    fresh = tmp_path / "fresh"
-    said = withdraw(ledger, fresh, repo)
-    assert len(said) == 2 and (fresh / "inductor-cache.tgz").read_bytes() == b"kernels, second session"
-
-
 def test_the_tree_a_call_carries_counts_tracked_and_unignored_files_not_ignored_ones_or_links(repo):
     from resattn_min.experiments.campaign_bank import tree_bytes
 

@@ -12,9 +12,6 @@ again (the ledger's ``lost`` entries). What lands is git's history, so the check
   ResNet-164) until the run is done.
 * :func:`withdraw` brings a checkpoint the store lacks back from that commit (``git show``) and checks
   its SHA-256; ``campaign check`` calls it before it declares a run lost.
-
-torch.compile's cache (``inductor-cache.tgz`` in the store, from ``campaign.sh cache-out``) is banked the
-same way, so that a session's runs can load their kernels instead of compiling them again.
 """
 
 from __future__ import annotations
@@ -26,12 +23,10 @@ from pathlib import Path
 
 from ..atomic import write_atomic, write_json
 
-__all__ = ["BANK", "COMPILE_CACHE", "deposit", "withdraw", "sha256_of", "tree_bytes"]
+__all__ = ["BANK", "deposit", "withdraw", "sha256_of", "tree_bytes"]
 
 #: Where a deposit commit holds the checkpoints, relative to the repository.
 BANK = "results/campaign/bank"
-#: torch.compile's cache of a session (``campaign.sh cache-out``), kept in the store beside the runs.
-COMPILE_CACHE = "inductor-cache.tgz"
 
 
 def sha256_of(path: Path) -> str:
@@ -59,27 +54,21 @@ def tree_bytes(repo: Path) -> int:
 
 
 def _holdings(ledger: dict, store: Path) -> list[tuple[str, dict, Path, str]]:
-    """What the bank keeps: each paused run's newest checkpoint and the compile cache, as (label, the
-    ledger entry that records it, its file in the store, its path in the bank)."""
-    held = [(name, entry, Path(store) / name / str(entry["checkpoint"]),
+    """What the bank keeps: each paused run's newest checkpoint, as (run, the ledger entry that records
+    it, its file in the store, its path in the bank)."""
+    return [(name, entry, Path(store) / name / str(entry["checkpoint"]),
              f"{BANK}/{name}/{entry['checkpoint']}")
             for name, entry in ledger["runs"].items() if entry["status"] == "paused"]
-    if (Path(store) / COMPILE_CACHE).is_file() or "compile_cache" in ledger:
-        held.append(("the compile cache", ledger.setdefault("compile_cache", {}), Path(store) / COMPILE_CACHE,
-                     f"{BANK}/{COMPILE_CACHE}"))
-    return held
 
 
 def deposit(ledger: dict, store: Path, repo: Path, ledger_path: Path) -> str | None:
-    """Commit every paused run's stored checkpoint (and the compile cache) that the bank does not hold
-    yet, then take them out of the tree and record in the ledger (``ledger_path``, in ``repo``) where they
+    """Commit every paused run's stored checkpoint that the bank does not hold yet, then take them out
+    of the tree and record in the ledger (``ledger_path``, in ``repo``) where they
     are, in a second commit. Returns the deposit commit, or None when there was nothing to bank."""
     repo, due = Path(repo), []
     for label, entry, source, rel in _holdings(ledger, store):
         if not source.is_file():
-            if label != "the compile cache":
-                raise FileNotFoundError(f"{label}: {source} is not in the store; run 'campaign check' first")
-            continue
+            raise FileNotFoundError(f"{label}: {source} is not in the store; run 'campaign check' first")
         digest = sha256_of(source)
         if (entry.get("bank") or {}).get("sha256") == digest:
             continue
@@ -92,8 +81,7 @@ def deposit(ledger: dict, store: Path, repo: Path, ledger_path: Path) -> str | N
         return None
     paths = [rel for _, _, rel in due]
     _git(repo, "add", "-f", "--", *paths)
-    summary = ", ".join(f"{label} at {e['iteration']:,}" if "iteration" in e else label
-                        for label, e, _ in due)
+    summary = ", ".join(f"{label} at {e['iteration']:,}" for label, e, _ in due)
     _git(repo, "commit", "-q", "-m", f"campaign bank: {summary}", "--", *paths)
     commit = _git(repo, "rev-parse", "HEAD")
     for _, entry, _ in due:
@@ -109,7 +97,7 @@ def deposit(ledger: dict, store: Path, repo: Path, ledger_path: Path) -> str | N
 
 
 def withdraw(ledger: dict, store: Path, repo: Path) -> list[str]:
-    """Bring back from the bank every paused run's checkpoint (and the compile cache) that ``store``
+    """Bring back from the bank every paused run's checkpoint that ``store``
     lacks; returns what it did. A file whose commit is not in this repository's history, or whose bytes
     differ from the recorded SHA-256, stays missing (``campaign check`` then marks the run lost)."""
     said = []
