@@ -23,7 +23,7 @@ import torch
 
 from ..atomic import check_output_file, write_json
 from .build import build_model
-from .compilation import cache_counts, cache_folder
+from .compilation import cache_counts, counted_since, graphs_found
 from .cuda_graph import CudaGraphStep
 from .precision import resolve_device
 from .results import environment
@@ -196,9 +196,7 @@ def run_bench(models: str, batch: int = 64, image_size: int = 32, steps: int = 5
                 before = cache_counts()
                 stats = time_variant(model, step, batch, image_size, classes, steps, warmup, fast, profile)
                 if comp:  # first_step_s is then mostly compiling: from the cache, or not?
-                    after = cache_counts()
-                    stats["compile_cache"] = {**{k: after[k] - before[k] for k in after},
-                                              "folder": cache_folder()}
+                    stats["compile_cache"] = counted_since(before)
                 label = _LABELS[variant] + (f" x{n}" if n > 1 else "")
                 rows.append({"model": name, "variant": label, "batch": batch, "image_size": image_size,
                              **stats})
@@ -236,7 +234,4 @@ def _kernels(k: dict | None) -> str:
 
 
 def _cache(counts: dict | None) -> str:
-    if counts is None:
-        return ""
-    graphs = counts["graph_hits"] + counts["graph_misses"]
-    return f"  ({counts['graph_hits']} of {graphs} graphs from the compile cache)"
+    return "" if counts is None else f"  ({graphs_found(counts)})"

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["cache_counts", "cache_folder", "cost_of", "describe"]
+__all__ = ["cache_counts", "cache_folder", "counted_since", "cost_of", "describe", "graphs_found"]
 
 T = TypeVar("T")
 
@@ -48,6 +48,12 @@ def cache_folder() -> str:
     return cache_dir()
 
 
+def counted_since(before: dict[str, int]) -> dict:
+    """The cache hits and misses since ``before`` (a :func:`cache_counts`), and the cache's folder."""
+    now = cache_counts()
+    return {**{k: now[k] - before[k] for k in now}, "cache": cache_folder()}
+
+
 def cost_of(first_step: Callable[..., T], *args) -> tuple[T, dict]:
     """Call ``first_step(*args)`` (a compiled network's first step) and return its result and what it
     cost: ``seconds`` of wall time and the cache hits and misses that happened during it."""
@@ -55,13 +61,15 @@ def cost_of(first_step: Callable[..., T], *args) -> tuple[T, dict]:
     start = time.perf_counter()
     result = first_step(*args)
     seconds = time.perf_counter() - start
-    after = cache_counts()
-    return result, {"seconds": round(seconds, 1), **{k: after[k] - before[k] for k in after},
-                    "cache": cache_folder()}
+    return result, {"seconds": round(seconds, 1), **counted_since(before)}
+
+
+def graphs_found(counts: dict) -> str:
+    """``2 of 2 graphs from the cache`` (or ``no graph compiled``), from :func:`counted_since`'s counts."""
+    graphs = counts["graph_hits"] + counts["graph_misses"]
+    return f"{counts['graph_hits']} of {graphs} graphs from the cache" if graphs else "no graph compiled"
 
 
 def describe(cost: dict) -> str:
     """One line for a log: ``compiled in 4.8 s: 2 of 2 graphs from the cache in /tmp/...``."""
-    graphs = cost["graph_hits"] + cost["graph_misses"]
-    found = f"{cost['graph_hits']} of {graphs} graphs from the cache" if graphs else "no graph compiled"
-    return f"compiled in {cost['seconds']:.1f} s: {found} in {cost['cache']}"
+    return f"compiled in {cost['seconds']:.1f} s: {graphs_found(cost)} in {cost['cache']}"
