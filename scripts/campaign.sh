@@ -11,8 +11,9 @@
 #   bash scripts/campaign.sh wait:500 collect:all                  # then: each call returns what fits, in turn
 #   bash scripts/campaign.sh until-done:500 collect:all            # last call (and collect:all again in
 #                                                                  # one more if a call could not return all)
-# torch.compile's cache does not cross sessions: after the first minutes it held 478 MB (notes/PERF.md).
-# probe-cache, once the runs have compiled, says whether a later process of the same network reads it.
+# torch.compile's cache folder does not cross sessions (478 MB after the first minutes; notes/PERF.md); its
+# portable form does: the first process of each network keeps what it compiled in $RUNS/compiled, which
+# goes back in the room the checkpoints leave and comes in with them next time (compile_artifacts).
 # Here, after each call:
 #   python -m resattn_min campaign unpack /work/.device/N/ckpt runs/campaign
 #   tar -xzf /work/.device/N/runs.tgz -C runs/campaign && python -m resattn_min campaign update runs/campaign
@@ -34,13 +35,15 @@ for action in "$@"; do
         for pieces in .stage/ckpt*/; do  # whatever this call carried (campaign carry: ckpt1, ckpt2, ...)
             [ -d "$pieces" ] && python3 -m resattn_min campaign unpack "$pieces" "$RUNS" | grep joined
         done
+        mkdir -p "$RUNS/compiled" && touch "$RUNS/compiled/.carried"  # what is older came from the store
         ;;
     start:*)  # train until the deadline (seconds from now); checkpoints every 2,000 iterations
         if pgrep -f "resattn_min reproduce" >/dev/null; then echo "already training"; continue; fi
         pgrep -x nvidia-cuda-mps >/dev/null || { mkdir -p /tmp/mps /tmp/mps-log; nvidia-cuda-mps-control -d; }
         setsid nohup python3 -m resattn_min reproduce $CAMPAIGN_RUNS --dataset "$STAGE/cifar10-jpeg" \
             --run-dir "$RUNS" --parallel 8 --deadline "${action#start:}" \
-            --extra --compile --ckpt-every 2000 --keep-checkpoints 1 >"$RUNS/../campaign.log" 2>&1 </dev/null &
+            --extra --compile --compile-artifacts "$RUNS/compiled" --ckpt-every 2000 --keep-checkpoints 1 \
+            >"$RUNS/../campaign.log" 2>&1 </dev/null &
         sleep 5
         ;;
     wait:*)
@@ -65,20 +68,13 @@ for action in "$@"; do
         pgrep -af "resattn_min train" || echo "all runs stopped"
         ;;
     collect:*)  # metrics and logs of every run, and the newest checkpoints one call can return, in turn
-        # (8 files, 64 MiB: four of six runs; what is left goes in the next call; nothing goes twice).
+        # (8 files, 64 MiB: four of six runs; what is left goes in the next call; nothing goes twice),
+        # then, in the room left, compiled graphs the runs wrote this session (once each)
         # In every call while the runs train: a machine can be taken back at any time
-        tar -czf "$OUT/runs.tgz" -C "$RUNS" --exclude='*.pt' --exclude='.*.tmp' . \
-            $( [ -d /tmp/extra ] && echo "-C /tmp extra" )  # what probe-cache and profile-step wrote
+        tar -czf "$OUT/runs.tgz" -C "$RUNS" --exclude='*.pt' --exclude='.*.tmp' --exclude=./compiled . \
+            $( [ -d /tmp/extra ] && echo "-C /tmp extra" )  # what profile-step wrote
         runs=${action#collect:}; [ "$runs" = all ] && runs=$(echo $CAMPAIGN_RUNS | tr ' ' ,)
         python3 -m resattn_min campaign collect "$RUNS" "$OUT/ckpt" --runs "$runs"
-        ;;
-    probe-cache)  # in the background, once the runs have compiled: a short Attention-92 run in their
-        # compile cache; its log's "compiled in" line says whether it read the cache (extra/, in runs.tgz)
-        mkdir -p /tmp/extra
-        setsid nohup timeout 500 python3 -m resattn_min train --config cifar10_attention92 \
-            --dataset "$STAGE/cifar10-jpeg" --cuda-graph --compile --total-iters 40 --milestones 20,30 \
-            --eval-every 40 --run-dir /tmp/probe-cache --overwrite --no-progress \
-            >/tmp/extra/probe-cache.txt 2>&1 </dev/null &
         ;;
     profile-step)  # in the background: the kernels of one Attention-92 step, eager, graph and compiled
         # (bench --profile; beside the campaign the times are shared, the kernel counts are not)

@@ -155,3 +155,29 @@ def test_checkpoints_are_packed_into_as_few_calls_as_the_carry_limit_allows(tmp_
         assert 20 * mib + carried <= campaign.CARRY_BYTES
     with pytest.raises(ValueError, match="does not fit"):
         campaign.pack_for_calls(ledger, store, tmp_path / "s2", tree_bytes=50 * mib)
+
+
+def test_compiled_graphs_are_stored_once_and_carried_after_the_checkpoints(tmp_path):
+    store, mib = tmp_path / "store", 2**20
+    ledger = campaign.new_ledger(("attention92", "resnet164"))
+    runs = tmp_path / "back"  # what a session brought back, unpacked: its compiled graphs
+    (runs / campaign.COMPILED).mkdir(parents=True)
+    graph = runs / campaign.COMPILED / "attention92_cifar-abc.compiled.gz"
+    graph.write_bytes(b"g" * (10 * mib))
+    said = campaign.update_ledger(ledger, runs, store, tmp_path / "curves", tmp_path / "done")
+    assert said == [f"compiled: attention92_cifar-abc.compiled.gz (10.0 MiB) kept in {store / 'compiled'}"]
+    assert campaign.update_ledger(ledger, runs, store, tmp_path / "curves", tmp_path / "done") == []
+    huge = store / campaign.COMPILED / "resnet164_cifar-def.compiled.gz"  # fits no call: not carried
+    huge.write_bytes(b"h" * (50 * mib))
+    for name, entry in ledger["runs"].items():
+        entry.update(status="paused", iteration=2000, checkpoint="checkpoint-00002000.pt")
+        (store / name).mkdir(parents=True)
+        (store / name / "checkpoint-00002000.pt").write_bytes(b"w" * (15 * mib))
+    stage = tmp_path / ".stage"
+    calls = campaign.pack_for_calls(ledger, store, stage, tree_bytes=20 * mib)
+    # 44 MiB beside the tree: the two checkpoints (30), then the 10 MiB of graphs in the same call
+    assert calls == [[".stage/ckpt1"]]
+    assert sorted(p.name for p in (stage / "ckpt1").iterdir()) == ["attention92", "compiled", "resnet164"]
+    (piece,) = (stage / "ckpt1" / "compiled").iterdir()
+    assert piece.name == "attention92_cifar-abc.compiled.gz.part00"
+    assert piece.read_bytes() == graph.read_bytes()

@@ -1,6 +1,8 @@
 """The way back from the GPU machine (campaign_collect): every call returns what fits, in turn, and
 nothing twice; what comes back joins into the checkpoints that were trained."""
 
+import os
+
 from resattn_min.__main__ import main
 from resattn_min.experiments import campaign
 from resattn_min.experiments.campaign_collect import RETURN_BYTES, RETURN_FILES, choose, collect
@@ -62,3 +64,26 @@ def test_the_command_collects_on_the_gpu_machine(tmp_path, capsys):
     assert main(["campaign", "collect", str(runs), str(tmp_path / "out"), "--runs", "attention92"]) == 0
     assert capsys.readouterr().out.strip() == "attention92: checkpoint-00002000.pt in 1 piece(s)"
     assert (tmp_path / "out" / "attention92" / "checkpoint-00002000.pt.part00").is_file()
+
+
+def test_compiled_graphs_written_this_session_go_back_once_in_the_room_the_checkpoints_leave(tmp_path):
+    runs = tmp_path / "runs"
+    _checkpoint(runs, "a", 2000)
+    graphs = runs / campaign.COMPILED
+    graphs.mkdir()
+    carried = graphs / "attention92_cifar-aaaa.compiled.gz"  # came in from the store: stays here
+    carried.write_bytes(b"c" * 500)
+    (graphs / campaign.CARRIED).touch()
+    os.utime(carried, (1, 1))  # joined before the marker was touched
+    new = graphs / "resnet164_cifar-bbbb.compiled.gz"  # compiled in this session
+    new.write_bytes(b"n" * 1000)
+    lines = collect(runs, tmp_path / "out1", ["a"], max_bytes=2000)  # the checkpoint first: no room
+    assert lines[0].startswith("a: checkpoint")
+    assert "resnet164_cifar-bbbb.compiled.gz does not fit" in lines[1]
+    lines = collect(runs, tmp_path / "out2", ["a"], max_bytes=2000)
+    assert "went back in call 1" in lines[0]
+    assert lines[1] == "compiled: resnet164_cifar-bbbb.compiled.gz (0.0 MiB) in 1 piece(s)"
+    (joined,) = campaign.join_pieces(tmp_path / "out2" / campaign.COMPILED, tmp_path / "back")
+    assert joined.read_bytes() == new.read_bytes()
+    assert len(collect(runs, tmp_path / "out3", ["a"], max_bytes=2000)) == 1  # nothing goes twice
+    assert not (tmp_path / "out3" / campaign.COMPILED).exists()

@@ -9,7 +9,15 @@ import pytest
 from _train_helpers import ENV
 from torch._dynamo.utils import counters
 
-from resattn_min.train.compilation import cache_counts, cost_of, describe
+from resattn_min.train.compilation import (
+    ARTIFACTS_SUFFIX,
+    cache_counts,
+    cost_of,
+    describe,
+    describe_artifacts,
+    keep_artifacts,
+    read_artifacts,
+)
 
 
 def test_cost_of_counts_only_the_hits_and_misses_of_its_own_step():
@@ -45,8 +53,12 @@ def step():
     loss.backward()
     return loss.item()
 
+import sys
+from resattn_min.train.compilation import keep_artifacts, read_artifacts
+read = read_artifacts(sys.argv[1]) if len(sys.argv) > 1 else None
 loss, cost = cost_of(step)
-print(json.dumps({"loss": loss, **cost}))
+kept = keep_artifacts(sys.argv[1], "small", cost) if len(sys.argv) > 1 else None
+print(json.dumps({"loss": loss, **cost, "read": read, "kept": str(kept) if kept else None}))
 """
 
 
@@ -61,3 +73,35 @@ def test_a_second_process_finds_the_compiled_network_in_the_cache(tmp_path):
     assert second["graph_misses"] == 0 and second["graph_hits"] == first["graph_misses"]  # read back
     assert second["loss"] == first["loss"]  # the same network, the same step
     assert second["seconds"] < first["seconds"]
+
+
+def test_a_damaged_or_foreign_file_of_compiled_graphs_is_refused_by_name_not_fatal(tmp_path):
+    (tmp_path / f"broken{ARTIFACTS_SUFFIX}").write_bytes(b"not gzip")
+    (tmp_path / "notes.txt").write_text("not ours")  # only files with the suffix are read
+    read = read_artifacts(tmp_path)
+    assert read["files"] == 0 and read["refused"] == [f"broken{ARTIFACTS_SUFFIX}"]
+    assert "refused broken" in describe_artifacts(read)
+    assert read_artifacts(tmp_path / "absent")["files"] == 0  # a first run: nothing to read yet
+    # a step that built nothing keeps nothing (it read every graph from the cache)
+    assert keep_artifacts(tmp_path, "net", {"graph_misses": 0, "graph_hits": 2}) is None
+
+
+@pytest.mark.slow
+def test_another_machine_reads_the_kept_graphs_instead_of_compiling(tmp_path):
+    """The first process compiles in its own cache folder and keeps its graphs; the second, with an
+    empty cache folder of its own (another machine), reads them and builds nothing."""
+    graphs = str(tmp_path / "graphs")
+
+    def child(cache: str) -> dict:
+        env = {**ENV, "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / cache)}
+        out = subprocess.run([sys.executable, "-c", _CHILD, graphs], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        return json.loads(out.splitlines()[-1])
+
+    first, second = child("cache-1"), child("cache-2")
+    assert first["read"]["files"] == 0 and first["graph_misses"] >= 2 and first["kept"]
+    assert first["kept"].endswith(ARTIFACTS_SUFFIX) and first["kept"].startswith(graphs)
+    assert second["read"]["files"] == 1 and second["read"]["refused"] == []
+    assert second["graph_misses"] == 0 and second["graph_hits"] == first["graph_misses"]
+    assert second["kept"] is None  # nothing new to keep
+    assert second["loss"] == first["loss"]

@@ -1,6 +1,8 @@
 """``compile=True`` (``--compile``, what the full-length campaign trains with) is the same training as
 the eager step: torch.compile fuses kernels, it must not change the maths."""
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import torch
@@ -11,17 +13,24 @@ from resattn_min.train.loop import train
 
 
 @pytest.mark.slow
-def test_a_compiled_run_follows_the_eager_runs_loss_curve_and_ends_at_its_weights(tmp_path):
+def test_a_compiled_run_follows_the_eager_runs_loss_curve_and_ends_at_its_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "cache"))  # compiles: nothing cached
     torch._dynamo.reset()
     runs = {}
     for name, compiled in (("eager", False), ("compiled", True)):
         result = train(tiny_config(tmp_path / name, total_iters=12, milestones=[6, 9], log_every=1, lr=0.01,
-                                   eval_every=12, compile=compiled))
+                                   eval_every=12, compile=compiled,
+                                   compile_artifacts=str(tmp_path / "graphs")))
         assert result.results["compile"] is compiled
         cost = result.results["compile_cost"]  # the first step's compiling, timed and counted once
         assert (cost is None) is not compiled
         assert not compiled or (cost["seconds"] > 0 and cost["graph_hits"] + cost["graph_misses"] >= 2)
         assert result.results["segments"][-1]["compile_s"] == (cost["seconds"] if compiled else None)
+        if compiled:  # what it compiled is kept for the next machine
+            assert cost["graph_misses"] >= 2 and cost["cache"] == str(tmp_path / "cache")
+            kept = Path(cost["artifacts_kept"])
+            assert kept.parent == tmp_path / "graphs" and kept.name.startswith("tiny_attention_test-")
+            assert kept.stat().st_size > 0 and cost["artifacts_read"] == 0
         runs[name] = (pd.read_csv(tmp_path / name / "metrics.csv").set_index("iteration"),
                       load_checkpoint(list_checkpoints(tmp_path / name)[-1])["model"], result.test_error)
     (eager, eager_weights, eager_error), (compiled, compiled_weights, compiled_error) = runs.values()

@@ -18,6 +18,8 @@ _HELP = {
     "schedule_scale": "multiply every iteration count by this (quick mode: about 40 iterations in all)",
     "milestones": "iterations at which lr is multiplied by --gamma, e.g. 64000,96000",
     "amp": "auto (bf16 on GPUs that have it natively, else fp16 with loss scaling), bf16, fp16 or off",
+    "compile_artifacts": "a folder of compiled graphs: read before compiling, this run's added after "
+                         "its first step (another machine then skips the compile)",
     "budget_minutes": "fit the paper's schedule, milestones included, to this many minutes on this device",
 }
 

@@ -19,6 +19,7 @@ them. ``python -m resattn_min campaign status`` prints the ledger.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -28,12 +29,13 @@ import torch
 from ..atomic import write_atomic, write_json
 from ..env import RESULTS
 from ..train.checkpoint import list_checkpoints, load_checkpoint, weight_gap
+from ..train.compilation import ARTIFACTS_SUFFIX
 from .catalog import get_experiment
 
 __all__ = [
     "RUNS", "LEDGER", "STORE", "CURVES", "PIECE_BYTES", "RUN_FILES", "new_ledger", "load_ledger",
     "update_ledger", "check_store", "split_file", "join_pieces", "pack_checkpoints", "status_lines",
-    "save_ledger", "split_run_report", "pack_for_calls", "CARRY_BYTES",
+    "save_ledger", "split_run_report", "pack_for_calls", "CARRY_BYTES", "COMPILED", "CARRIED",
 ]
 
 #: Issue 16's runs, by priority: Table 6 with three seeds each, then the deepest pair of Table 3.
@@ -50,6 +52,12 @@ CURVES = RESULTS / "campaign" / "runs"
 TARGET = 160_000
 #: What one device call may carry, the working tree included, and the room kept for a run's small files.
 CARRY_BYTES, CARRY_SLACK = 64 * 2**20, 2**18
+#: The folder, beside the runs' (and in the store), of the compiled graphs the runs read before their
+#: first step (``compile_artifacts``): with them a process starts training in seconds, not minutes.
+COMPILED = "compiled"
+#: A file in that folder on the GPU machine, touched after the graphs carried in were joined: the ones
+#: not newer came from the store and need not go back.
+CARRIED = ".carried"
 
 
 def new_ledger(runs: tuple[str, ...] = RUNS) -> dict:
@@ -94,8 +102,6 @@ def update_ledger(ledger: dict, runs_dir: Path, store: Path = STORE, curves: Pat
         folder = Path(runs_dir) / name
         results = folder / "results.json"
         if results.is_file():
-            import json
-
             r = json.loads(results.read_text())
             _copy_run_files(folder, finished / name)
             shutil.copy2(results, finished / name / "results.json")
@@ -119,6 +125,17 @@ def update_ledger(ledger: dict, runs_dir: Path, store: Path = STORE, curves: Pat
         entry.update(status="paused", iteration=state["iteration"], segments=state.get("segments", []),
                      checkpoint=newest.name)
         changes.append(f"{name}: paused at {state['iteration']} ({newest.name} kept in {kept})")
+    return changes + _store_compiled(Path(runs_dir) / COMPILED, Path(store) / COMPILED)
+
+
+def _store_compiled(folder: Path, store: Path) -> list[str]:
+    """Keep the compiled graphs a session brought back (``compiled/``) in the store, for the next one."""
+    changes = []
+    for path in sorted(folder.glob(f"*{ARTIFACTS_SUFFIX}")) if folder.is_dir() else []:
+        if not (store / path.name).is_file():
+            store.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, store / path.name)
+            changes.append(f"{COMPILED}: {path.name} ({path.stat().st_size / 2**20:.1f} MiB) kept in {store}")
     return changes
 
 
@@ -204,6 +221,10 @@ def pack_for_calls(ledger: dict, store: Path, stage: Path, tree_bytes: int, firs
     todo = list(runs or [n for n, e in ledger["runs"].items() if e["status"] == "paused"])
     size = {r: (Path(store) / r / str(ledger["runs"][r]["checkpoint"])).stat().st_size + CARRY_SLACK
             for r in todo}
+    graphs = [g for g in sorted((Path(store) / COMPILED).glob(f"*{ARTIFACTS_SUFFIX}"))  # after the runs,
+              if g.stat().st_size + CARRY_SLACK <= limit - tree_bytes]  # where one fits in a call
+    size |= {f"{COMPILED}/{g.name}": g.stat().st_size + CARRY_SLACK for g in graphs}
+    todo += [f"{COMPILED}/{g.name}" for g in graphs]
     carried = []
     for path in first:
         shutil.copy2(path, stage / Path(path).name)
@@ -221,7 +242,11 @@ def pack_for_calls(ledger: dict, store: Path, stage: Path, tree_bytes: int, firs
                              f"call beside the working tree ({tree_bytes / 2**20:.1f} MiB)")
         if group:
             folder = f"ckpt{len(calls) + 1}"
-            pack_checkpoints(ledger, store, stage / folder, group, limit)
+            runs_in = [r for r in group if not r.startswith(f"{COMPILED}/")]
+            if runs_in:
+                pack_checkpoints(ledger, store, stage / folder, runs_in, limit)
+            for graph in (r for r in group if r not in runs_in):
+                split_file(Path(store) / graph, stage / folder / COMPILED)
             carried.append(f"{stage.name}/{folder}")
             todo = [r for r in todo if r not in group]
         calls.append(carried)

@@ -9,6 +9,10 @@ time, and each call's return is all that survives it):
 * the others go in the order of how long ago they last went back (never first), each whole (all its
   pieces) while the call's bytes and files allow.
 
+The runs' compiled graphs (``compiled/``, written by the first process of each network:
+``compile_artifacts``) go back once each, in the room the checkpoints leave; the next session carries
+them in, and its processes read them instead of compiling for two minutes.
+
 The record of what went back (``returned.json``) lives on the GPU machine beside the runs' folder: it is lost
 with the machine, and so is everything it describes. ``scripts/campaign.sh collect:all`` calls
 :func:`collect` through ``python -m resattn_min campaign collect``.
@@ -24,7 +28,8 @@ from pathlib import Path
 
 from ..atomic import write_json
 from ..train.checkpoint import list_checkpoints
-from .campaign import PIECE_BYTES, split_file
+from ..train.compilation import ARTIFACTS_SUFFIX
+from .campaign import CARRIED, COMPILED, PIECE_BYTES, split_file
 
 __all__ = ["RETURN_BYTES", "RETURN_FILES", "choose", "collect"]
 
@@ -68,7 +73,9 @@ def collect(runs_dir: Path, out_dir: Path, runs: list[str], record: Path | None 
     runs_dir, out_dir = Path(runs_dir), Path(out_dir)
     record = Path(record) if record else runs_dir.parent / "returned.json"
     returned = json.loads(record.read_text()) if record.is_file() else {}
-    call = 1 + max((r["call"] for r in returned.values()), default=0)
+    compiled_calls = returned.get(COMPILED, {}).values()
+    call = 1 + max([r["call"] for run, r in returned.items() if run != COMPILED] + list(compiled_calls),
+                   default=0)
     held = runs_dir.parent / ".collect"  # hard links: the trainer may remove a checkpoint being split
     shutil.rmtree(held, ignore_errors=True)
     newest = {}
@@ -93,7 +100,35 @@ def collect(runs_dir: Path, out_dir: Path, runs: list[str], record: Path | None 
         returned[run] = {"checkpoint": name, "call": call}
         lines.append(f"{run}: {name} in {len(parts)} piece(s)")
     shutil.rmtree(held, ignore_errors=True)
-    write_json(record, returned)
     lines += [f"{run}: left out, {why}" for run, why in left.items()]
     lines += [f"{run}: no checkpoint yet" for run in runs if run not in newest]
+    room = max_bytes - sum(newest[run][1] for run in chosen)
+    files = max_files - sum(max(1, math.ceil(newest[run][1] / PIECE_BYTES)) for run in chosen)
+    lines += _collect_compiled(runs_dir / COMPILED, out_dir / COMPILED, returned.setdefault(COMPILED, {}),
+                               call, room, files)
+    write_json(record, returned)
+    return lines
+
+
+def _collect_compiled(folder: Path, out_dir: Path, returned: dict[str, int], call: int, room: int,
+                      files: int) -> list[str]:
+    """Split the files of compiled graphs not returned yet into ``out_dir``, while ``room`` bytes and
+    ``files`` files allow; ``returned`` (file name -> call) is updated. Files older than ``folder/.carried``
+    (``scripts/campaign.sh stage`` touches it) came from this machine's store and do not go back."""
+    lines = []
+    carried = folder / CARRIED  # touched when the session's graphs came in: only newer ones go back
+    since = carried.stat().st_mtime if carried.is_file() else float("-inf")
+    for path in sorted(folder.glob(f"*{ARTIFACTS_SUFFIX}")) if folder.is_dir() else []:
+        if path.name in returned or path.stat().st_mtime <= since:
+            continue
+        size = path.stat().st_size
+        pieces = max(1, math.ceil(size / PIECE_BYTES))
+        if size > room or pieces > files:
+            lines.append(f"{COMPILED}: left out, {path.name} does not fit in this call "
+                         f"({size / 2**20:.1f} MiB); a later one")
+            continue
+        split_file(path, out_dir)
+        returned[path.name] = call
+        room, files = room - size, files - pieces
+        lines.append(f"{COMPILED}: {path.name} ({size / 2**20:.1f} MiB) in {pieces} piece(s)")
     return lines

@@ -12,18 +12,37 @@ memory layout, another torch) misses the cache and compiles again.
 
 :func:`cost_of` times a first step and counts the cache's hits and misses during it, so a run's log
 (``train``) and a bench row (``bench --variants compile``) say which it was.
+
+The cache folder does not travel: after the campaign's first minutes on the H200 it held 478 MB. What
+does travel is torch's own portable form of it (``torch.compiler.save_cache_artifacts``): the entries
+one process built or read, as bytes that another process, on another machine with the same torch and
+GPU, loads into its cache folder before it compiles. A run with ``compile_artifacts`` (a folder) reads
+every file there before its first step (:func:`read_artifacts`) and, if that step still built a graph,
+writes what it compiled there (:func:`keep_artifacts`), compressed, named after the network and the
+graphs. Files of another torch or GPU are read and simply miss. On this project's CPU a process with
+an empty cache folder compiled a small network in 12.8 s with the artifacts against 25.8 s without
+(``tests/test_compilation.py`` checks the hits).
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["cache_counts", "cache_folder", "counted_since", "cost_of", "describe", "graphs_found"]
+from ..atomic import write_atomic
+
+__all__ = ["cache_counts", "cache_folder", "counted_since", "cost_of", "describe", "graphs_found",
+           "describe_artifacts", "keep_artifacts", "read_artifacts", "ARTIFACTS_SUFFIX"]
 
 T = TypeVar("T")
+
+#: How a file of cache artifacts is named: ``<network>-<graphs>.compiled.gz`` (gzip of torch's bytes).
+ARTIFACTS_SUFFIX = ".compiled.gz"
 
 #: Our names for torch's counters: (counter group, counter).
 _COUNTERS = {"graph_hits": ("inductor", "fxgraph_cache_hit"),
@@ -73,3 +92,52 @@ def graphs_found(counts: dict) -> str:
 def describe(cost: dict) -> str:
     """One line for a log: ``compiled in 4.8 s: 2 of 2 graphs from the cache in /tmp/...``."""
     return f"compiled in {cost['seconds']:.1f} s: {graphs_found(cost)} in {cost['cache']}"
+
+
+def read_artifacts(folder: str | Path) -> dict:
+    """Load every file of cache artifacts in ``folder`` into this process's cache folder (before the
+    first compiled step); returns how many files, bytes (compressed) and seconds it took. A file that
+    torch cannot load (another torch's format) is skipped and named in ``refused``."""
+    start = time.perf_counter()
+    files = sorted(Path(folder).glob(f"*{ARTIFACTS_SUFFIX}")) if Path(folder).is_dir() else []
+    read, refused, size = 0, [], 0
+    for path in files:
+        data = path.read_bytes()
+        try:
+            import torch.compiler
+
+            torch.compiler.load_cache_artifacts(gzip.decompress(data))
+        except Exception:  # noqa: BLE001 - a stale or damaged file costs a compile, not the run
+            refused.append(path.name)
+            continue
+        read, size = read + 1, size + len(data)
+    return {"files": read, "bytes": size, "seconds": round(time.perf_counter() - start, 1),
+            "refused": refused, "folder": str(folder)}
+
+
+def keep_artifacts(folder: str | Path, network: str, cost: dict) -> Path | None:
+    """After a first step that built at least one graph (``cost`` from :func:`cost_of`), write what this
+    process compiled into ``folder`` as ``<network>-<digest of the graphs' keys>.compiled.gz``, unless a
+    file of the same graphs is there already (another seed of the network wrote it); returns the file
+    written, or None."""
+    if not cost.get("graph_misses"):
+        return None
+    import torch.compiler
+
+    saved = torch.compiler.save_cache_artifacts()
+    if saved is None:
+        return None
+    data, info = saved
+    keys = sorted(f"{kind}:{key}" for kind, found in info.artifacts.items() for key in found)
+    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:12]
+    path = Path(folder) / f"{network}-{digest}{ARTIFACTS_SUFFIX}"
+    if path.is_file():
+        return None
+    return write_atomic(path, lambda f: f.write(gzip.compress(data, compresslevel=6)))
+
+
+def describe_artifacts(read: dict) -> str:
+    """One line for a log: ``read 2 files of compiled graphs (31.0 MiB) in 4.2 s from <folder>``."""
+    line = (f"read {read['files']} file(s) of compiled graphs ({read['bytes'] / 2**20:.1f} MiB) in "
+            f"{read['seconds']:.1f} s from {read['folder']}")
+    return line + (f"; refused {', '.join(read['refused'])}" if read["refused"] else "")

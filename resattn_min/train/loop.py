@@ -41,7 +41,7 @@ from .checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from .compilation import cost_of, describe
+from .compilation import cost_of, describe, describe_artifacts, keep_artifacts, read_artifacts
 from .cuda_graph import CudaGraphStep, TrainingSnapshot
 from .distributed import DistInfo, all_reduce_sum, cleanup, init_distributed, shard, wrap_model
 from .precision import amp_name, loss_scaler, resolve_amp
@@ -132,6 +132,9 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
     net = wrap_model(model, info, cfg.sync_bn, ddp=not graph_ddp)
     compiled = resolve_compile(cfg.compile, device, plan.schedule.total, bool(cfg.budget_minutes))
     forward = torch.compile(net) if compiled else net
+    artifacts = read_artifacts(cfg.compile_artifacts) if compiled and cfg.compile_artifacts else None
+    if artifacts and main:
+        print(describe_artifacts(artifacts), flush=True)
     step = make_step(cfg, forward, optimizer, amp_dtype, channels_last, info, scaler)
     sharded = isinstance(data.train, LoaderStream)  # DataLoaders read each rank's own files
 
@@ -209,6 +212,13 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
             (loss, correct), compile_cost = cost_of(step, images, labels, schedule.lr_at(it))
             if main:
                 print(describe(compile_cost), flush=True)
+            if artifacts is not None:
+                compile_cost["artifacts_read"] = artifacts["files"]
+                kept = keep_artifacts(cfg.compile_artifacts, cfg.model, compile_cost) if main else None
+                compile_cost["artifacts_kept"] = str(kept) if kept else None
+                if kept:
+                    print(f"kept the compiled graphs in {kept} ({kept.stat().st_size / 2**20:.1f} MiB)",
+                          flush=True)
         else:
             loss, correct = step(images, labels, schedule.lr_at(it))
         window[0] += loss

@@ -58,7 +58,9 @@ class TrainConfig:
     the scale whose run fits that many minutes on this device (``budget.py``). ``amp`` (``"auto"``:
     bfloat16 on GPUs that have it natively, float16 with loss scaling on older ones; ``precision.py``),
     ``channels_last`` and ``cuda_graph`` act on GPUs only; ``compile`` left unset compiles long runs on
-    recent GPUs (:func:`resolve_compile`), ``True`` compiles anywhere, ``False`` never. ``resume`` is a
+    recent GPUs (:func:`resolve_compile`), ``True`` compiles anywhere, ``False`` never;
+    ``compile_artifacts`` is a folder of compiled graphs a compiled run reads before its first step and
+    adds its own to (``compilation.py``: compilation paid once, across machines). ``resume`` is a
     checkpoint path or ``"auto"``.
     ``image_size``, ``eval_size`` (the single centre crop) and ``eval_resize`` (the shorter side before it)
     act on the ImageNet pipeline, and ``loader``: ``"workers"`` (DataLoader workers decode and augment each
@@ -93,6 +95,7 @@ class TrainConfig:
     amp: str = "auto"
     channels_last: bool = True
     compile: bool | None = None
+    compile_artifacts: str | None = None
     cuda_graph: bool = False
     sync_bn: bool = True
     eval_every: int = 0
