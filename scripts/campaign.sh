@@ -8,6 +8,7 @@
 # There (each call within 30 s of the last; results/campaign/README.md has the whole session):
 #   bash scripts/campaign.sh stage                                 # calls 1, ...: data, checkpoints
 #   bash scripts/campaign.sh stage start:1300 wait:450 collect:all # the last staging call starts the runs
+#                                                                  # (bench-first before start: once)
 #   bash scripts/campaign.sh wait:500 collect:all                  # then: each call returns what fits, in turn
 #   bash scripts/campaign.sh until-done:500 collect:all            # last call (and collect:all again in
 #                                                                  # one more if a call could not return all)
@@ -75,6 +76,13 @@ for action in "$@"; do
             $( [ -d /tmp/extra ] && echo "-C /tmp extra" )  # what profile-step wrote
         runs=${action#collect:}; [ "$runs" = all ] && runs=$(echo $CAMPAIGN_RUNS | tr ' ' ,)
         python3 -m resattn_min campaign collect "$RUNS" "$OUT/ckpt" --runs "$runs"
+        ;;
+    bench-first)  # before start:, the GPU alone: each network's step eager, graph and compiled, with its
+        # kernels (issue 12's record); compiling here fills the cache the campaign's processes then read
+        mkdir -p /tmp/extra
+        timeout 420 python3 -m resattn_min bench --model attention92_cifar,resnet164_cifar \
+            --variants eager,graph,compile --steps 50 --warmup 10 --profile 5 \
+            --out /tmp/extra/cifar_h200_alone.json 2>&1 | grep -v Warning
         ;;
     profile-step)  # in the background: the kernels of one Attention-92 step, eager, graph and compiled
         # (bench --profile; beside the campaign the times are shared, the kernel counts are not)

@@ -55,9 +55,14 @@ def test_a_deposit_lives_in_history_not_in_the_tree_and_comes_back_bit_for_bit(r
     clone = tmp_path / "clone"
     _git(tmp_path, "clone", "-q", str(repo), str(clone))
     fresh = tmp_path / "fresh-store"
-    (said,) = withdraw(ledger, fresh, clone)
+    curves = tmp_path / "curves"  # the learning curve so far, in the repository
+    (curves / "run_a").mkdir(parents=True)
+    (curves / "run_a" / "metrics.csv").write_text("iteration,train_loss\n2000,1.5\n4000,1.2\n")
+    (said,) = withdraw(ledger, fresh, clone, curves)
     assert "brought back" in said
     assert (fresh / "run_a" / "checkpoint-00004000.pt").read_bytes() == original
+    # with its history: the GPU continues the curve instead of starting one at iteration 4,000
+    assert (fresh / "run_a" / "metrics.csv").read_text() == (curves / "run_a" / "metrics.csv").read_text()
     assert campaign.check_store(ledger, fresh, tmp_path / "curves") == []  # nothing lost
     assert deposit(ledger, store, repo, repo / "ledger.json") is None  # already banked
 

@@ -30,6 +30,7 @@ from ..atomic import write_atomic, write_json
 from ..env import RESULTS
 from ..train.checkpoint import list_checkpoints, load_checkpoint, weight_gap
 from ..train.compilation import ARTIFACTS_SUFFIX
+from .campaign_curves import RUN_FILES, copy_run_files
 from .catalog import get_experiment
 
 __all__ = [
@@ -45,8 +46,6 @@ LEDGER = RESULTS / "campaign" / "ledger.json"
 STORE = Path(os.environ.get("RESATTN_CAMPAIGN_STORE", "~/resattn-campaign")).expanduser()
 #: Size of one piece of a checkpoint on its way between machines (a returned file may hold 16 MiB).
 PIECE_BYTES = 15 * 2**20
-#: A run's small files, which travel with its checkpoint so that its learning curve stays whole.
-RUN_FILES = ("log.txt", "metrics.csv", "metrics.jsonl")
 #: Where the learning curves of unfinished runs are kept in git (a finished run's folder holds its own).
 CURVES = RESULTS / "campaign" / "runs"
 TARGET = 160_000
@@ -78,14 +77,6 @@ def load_ledger(path: Path = LEDGER) -> dict:
     return json.loads(Path(path).read_text()) if Path(path).is_file() else new_ledger()
 
 
-def _copy_run_files(source: Path, *targets: Path) -> None:
-    for target in targets:
-        target.mkdir(parents=True, exist_ok=True)
-        for name in RUN_FILES:
-            if (source / name).is_file():
-                shutil.copy2(source / name, target / name)
-
-
 def update_ledger(ledger: dict, runs_dir: Path, store: Path = STORE, curves: Path = CURVES,
                   finished: Path | None = None) -> list[str]:
     """Take in what a GPU session left in ``runs_dir`` (one folder per run); returns what changed.
@@ -103,7 +94,9 @@ def update_ledger(ledger: dict, runs_dir: Path, store: Path = STORE, curves: Pat
         results = folder / "results.json"
         if results.is_file():
             r = json.loads(results.read_text())
-            _copy_run_files(folder, finished / name)
+            if (Path(curves) / name).is_dir():  # the history, should the GPU's files lack it
+                copy_run_files(Path(curves) / name, finished / name)
+            copy_run_files(folder, finished / name)
             shutil.copy2(results, finished / name / "results.json")
             entry.update(status="done", iteration=r["iterations"], segments=r.get("segments", []),
                          test_error=r["test_error"], checkpoint=None)
@@ -121,7 +114,7 @@ def update_ledger(ledger: dict, runs_dir: Path, store: Path = STORE, curves: Pat
         for old in kept.glob("checkpoint-*.pt"):
             old.unlink()
         shutil.copy2(newest, kept / newest.name)
-        _copy_run_files(folder, kept, Path(curves) / name)
+        copy_run_files(folder, kept, Path(curves) / name)
         entry.update(status="paused", iteration=state["iteration"], segments=state.get("segments", []),
                      checkpoint=newest.name)
         changes.append(f"{name}: paused at {state['iteration']} ({newest.name} kept in {kept})")
@@ -189,7 +182,7 @@ def join_pieces(folder: Path, dest: Path) -> list[Path]:
                 out.write(part.read_bytes())
 
         joined.append(write_atomic(dest / name, write))
-    _copy_run_files(Path(folder), dest)
+    copy_run_files(Path(folder), dest)
     return joined
 
 
@@ -204,7 +197,7 @@ def pack_checkpoints(ledger: dict, store: Path, out_dir: Path, runs: list[str] |
         if packed and total + size > max_bytes:
             break
         split_file(path, Path(out_dir) / name)
-        _copy_run_files(path.parent, Path(out_dir) / name)
+        copy_run_files(path.parent, Path(out_dir) / name)
         packed.append(name)
         total += size
     return packed

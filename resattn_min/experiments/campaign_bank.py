@@ -22,6 +22,8 @@ import subprocess
 from pathlib import Path
 
 from ..atomic import write_atomic, write_json
+from .campaign import CURVES
+from .campaign_curves import copy_run_files
 
 __all__ = ["BANK", "deposit", "withdraw", "sha256_of", "tree_bytes"]
 
@@ -96,9 +98,10 @@ def deposit(ledger: dict, store: Path, repo: Path, ledger_path: Path) -> str | N
     return commit
 
 
-def withdraw(ledger: dict, store: Path, repo: Path) -> list[str]:
+def withdraw(ledger: dict, store: Path, repo: Path, curves: Path = CURVES) -> list[str]:
     """Bring back from the bank every paused run's checkpoint that ``store``
-    lacks; returns what it did. A file whose commit is not in this repository's history, or whose bytes
+    lacks, with the run's learning curve so far from ``curves`` (the bank holds checkpoints only);
+    returns what it did. A file whose commit is not in this repository's history, or whose bytes
     differ from the recorded SHA-256, stays missing (``campaign check`` then marks the run lost)."""
     said = []
     for label, entry, target, _ in _holdings(ledger, store):
@@ -115,5 +118,7 @@ def withdraw(ledger: dict, store: Path, repo: Path) -> list[str]:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(target, lambda f, blob=blob: f.write(blob))
+        if (Path(curves) / label).is_dir():
+            copy_run_files(Path(curves) / label, target.parent)
         said.append(f"{label}: {target.name} brought back from commit {bank['commit'][:10]}")
     return said
