@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from ..atomic import check_output_file, write_json
+from .batch_counter import uncount_batches
 from .build import build_model
 from .compilation import cache_counts, counted_since, graphs_found
 from .cuda_graph import CudaGraphStep
@@ -41,6 +42,7 @@ def _model(name: str, num_classes: int, device: torch.device, channels_last: boo
     # a training process compiles and can read it from the cache
     seed_everything(seed, deterministic=False)
     model = build_model(TrainConfig(model=name), num_classes).to(device)
+    uncount_batches(model)  # as the trainer does
     return model.to(memory_format=torch.channels_last) if channels_last else model
 
 

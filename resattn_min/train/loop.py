@@ -30,6 +30,7 @@ from ..data.bad_images import BadImageError
 from ..data.imagenet import LoaderStream
 from ..data.run_data import RunData
 from ..models.counting import architecture_of
+from .batch_counter import set_batch_counts, uncount_batches
 from .budget import fit_budget, fitted_plan
 from .build import build_model, make_data, model_source
 from .checkpoint import (
@@ -113,6 +114,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
     data = data or make_data(cfg, recipe.batch_size, info)
     seed_everything(cfg.seed, cfg.deterministic)  # the model's init does not depend on how data was loaded
     model = build_model(cfg, data.num_classes).to(device)
+    uncount_batches(model)  # BatchNorm's counter: set at each save, not a kernel per layer and step
     amp_dtype = resolve_amp(cfg.amp, device)
     scaler = loss_scaler(amp_dtype, device)
     channels_last = cfg.channels_last and device.type == "cuda"
@@ -186,6 +188,7 @@ def _train(cfg: TrainConfig, info: DistInfo, data, stop: StopOnSignal) -> TrainR
                 **{k: str(where[k]) for k in ("device", "git_commit", "date", "torch")}}
 
     def save(iteration: int) -> Path:
+        set_batch_counts(model, iteration)
         payload = {"model": model.state_dict(), "optimizer": optimizer_state(optimizer),
                    "data": data.train.state_dict(), "schedule": schedule.state_dict(), "config": asdict(cfg),
                    "segments": [*segments, segment(iteration)], "budget": budget,

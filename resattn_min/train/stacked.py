@@ -36,6 +36,7 @@ from ..models.mask_activation import ChannelAttention, MixedAttention, SpatialAt
 from ..models.network import ResidualAttentionNetwork
 from ..models.residual_unit import ResidualUnit, ResNeXtUnit
 from ..models.soft_mask import LocalConvMask, MaskHead, SoftMaskBranch
+from .batch_counter import UncountedBatchNorm2d
 
 __all__ = [
     "StackedLinear", "StackedChannelAttention", "stack_models", "unstack_state", "stack_states",
@@ -95,8 +96,8 @@ def _stack_conv(convs: list[nn.Conv2d]) -> nn.Conv2d:
 
 def _stack_bn(norms: list[nn.BatchNorm2d]) -> nn.BatchNorm2d:
     first, n = norms[0], len(norms)
-    stacked = nn.BatchNorm2d(first.num_features * n, first.eps, first.momentum, first.affine,
-                             first.track_running_stats, device=first.weight.device, dtype=first.weight.dtype)
+    stacked = type(first)(first.num_features * n, first.eps, first.momentum, first.affine,
+                          first.track_running_stats, device=first.weight.device, dtype=first.weight.dtype)
     stacked.load_state_dict(stack_states([bn.state_dict() for bn in norms]))
     return stacked
 
@@ -106,7 +107,7 @@ def _stack_leaf(peers: list[nn.Module]) -> nn.Module | None:
     first = peers[0]
     if type(first) is nn.Conv2d:
         return _stack_conv(peers)
-    if type(first) is nn.BatchNorm2d:
+    if type(first) in (nn.BatchNorm2d, UncountedBatchNorm2d):  # the bench's, uncounted as the trainer's
         return _stack_bn(peers)
     if type(first) is nn.Linear:
         return StackedLinear(peers)
