@@ -60,3 +60,16 @@ def test_stopped_runs_start_again_and_finished_runs_are_kept(tmp_path, monkeypat
     starts = log.read_text().count("$ ")
     assert reproduce(names, parallel=2, **common) == {n: "done" for n in names}
     assert log.read_text().count("$ ") == starts  # nothing was trained again
+
+
+def test_a_run_waiting_for_a_place_does_not_start_in_the_deadlines_last_minutes(tmp_path):
+    """Each 'run' here is a process that exits after 0.3 s: the first takes the one place, and once it
+    is done the deadline is too near for the next (as compiling alone would take minutes on a GPU)."""
+    launcher = (sys.executable, "-c", "import time; time.sleep(0.3)")
+    names = ["attention56_arl", "attention56_nal", "attention92"]
+    common = dict(dataset="synthetic", scale=None, runs_dir=tmp_path, launcher=launcher, poll_s=0.05)
+    late = reproduce(names, parallel=1, deadline_s=60, late_start_s=120, **common)
+    assert late == {"attention56_arl": "done", "attention56_nal": "waiting", "attention92": "waiting"}
+    assert not (tmp_path / "attention56_nal").exists()  # never started
+    early = reproduce(names[1:], parallel=1, deadline_s=60, late_start_s=1, **common)
+    assert early == {"attention56_nal": "done", "attention92": "done"}  # far from the deadline: both

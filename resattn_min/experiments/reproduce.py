@@ -24,6 +24,11 @@ __all__ = ["train_command", "reproduce", "list_experiments", "RUN_INTERVALS", "L
 RUN_INTERVALS = {"eval_every": 8000, "ckpt_every": 4000, "log_every": 400}
 
 
+#: With a deadline, a run waiting for a free place does not start in its last seconds: compiling alone
+#: takes two to three minutes on a GPU, and a run stopped before its first steps leaves only a
+#: checkpoint to carry. The first runs of a call start whatever the deadline.
+LATE_START_S = 420
+
 #: How a training process is started: this Python and the package's command line.
 LAUNCHER = (sys.executable, "-m", "resattn_min")
 
@@ -49,8 +54,9 @@ def _finished(run_dir: Path) -> bool:
 
 def reproduce(names: list[str], dataset: str, scale: float | None, runs_dir: str | Path, *, parallel: int = 1,
               deadline_s: float | None = None, extra: list[str] | None = None, poll_s: float = 5.0,
-              launcher: tuple[str, ...] = LAUNCHER) -> dict:
-    """Run ``names`` (in order, ``parallel`` at a time) until all finish or ``deadline_s`` passes.
+              launcher: tuple[str, ...] = LAUNCHER, late_start_s: float = LATE_START_S) -> dict:
+    """Run ``names`` (in order, ``parallel`` at a time) until all finish or ``deadline_s`` passes; a
+    run that waited for a place does not start within ``late_start_s`` of the deadline.
 
     Returns ``{name: "done" | "stopped" | "failed (exit N): <its last error line> (log: <path>)" |
     "waiting"}``. Stopped runs resume later.
@@ -67,8 +73,12 @@ def reproduce(names: list[str], dataset: str, scale: float | None, runs_dir: str
     running: dict[str, tuple[subprocess.Popen, object]] = {}
     end = None if deadline_s is None else time.monotonic() + deadline_s
     try:
+        first = True  # the first runs start whatever the deadline; later ones not in its last minutes
         while queue or running:
-            while queue and len(running) < parallel:
+            late = not first and end is not None and end - time.monotonic() < late_start_s
+            if late and not running:
+                break
+            while queue and len(running) < parallel and not late:
                 exp = queue.pop(0)
                 run_dir = runs_dir / exp.name
                 run_dir.mkdir(parents=True, exist_ok=True)
@@ -78,6 +88,7 @@ def reproduce(names: list[str], dataset: str, scale: float | None, runs_dir: str
                 log.flush()
                 running[exp.name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
                 print(f"started {exp.name}", flush=True)
+            first = False
             for name, (proc, log) in list(running.items()):
                 if proc.poll() is not None:
                     log.close()
