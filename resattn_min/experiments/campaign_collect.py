@@ -38,6 +38,11 @@ __all__ = ["RETURN_BYTES", "RETURN_FILES", "choose", "collect"]
 RETURN_BYTES, RETURN_FILES = 63 * 2**20, 7
 
 
+def _pieces(size: int, piece: int = PIECE_BYTES) -> int:
+    """How many returned files a file of ``size`` bytes takes (:func:`split_file`'s pieces)."""
+    return max(1, math.ceil(size / piece))
+
+
 def choose(newest: dict[str, tuple[str, int]], returned: dict[str, dict], max_bytes: int = RETURN_BYTES,
            max_files: int = RETURN_FILES, piece: int = PIECE_BYTES) -> tuple[list[str], dict[str, str]]:
     """The runs whose checkpoints this call returns, and why each other run is left out.
@@ -56,7 +61,7 @@ def choose(newest: dict[str, tuple[str, int]], returned: dict[str, dict], max_by
     chosen, room, files = [], max_bytes, max_files
     for run in fresh:
         size = newest[run][1]
-        pieces = max(1, math.ceil(size / piece))
+        pieces = _pieces(size, piece)
         if size <= room and pieces <= files:
             chosen.append(run)
             room, files = room - size, files - pieces
@@ -103,7 +108,7 @@ def collect(runs_dir: Path, out_dir: Path, runs: list[str], record: Path | None 
     lines += [f"{run}: left out, {why}" for run, why in left.items()]
     lines += [f"{run}: no checkpoint yet" for run in runs if run not in newest]
     room = max_bytes - sum(newest[run][1] for run in chosen)
-    files = max_files - sum(max(1, math.ceil(newest[run][1] / PIECE_BYTES)) for run in chosen)
+    files = max_files - sum(_pieces(newest[run][1]) for run in chosen)
     lines += _collect_compiled(runs_dir / COMPILED, out_dir / COMPILED, returned.setdefault(COMPILED, {}),
                                call, room, files)
     write_json(record, returned)
@@ -122,7 +127,7 @@ def _collect_compiled(folder: Path, out_dir: Path, returned: dict[str, int], cal
         if path.name in returned or path.stat().st_mtime <= since:
             continue
         size = path.stat().st_size
-        pieces = max(1, math.ceil(size / PIECE_BYTES))
+        pieces = _pieces(size)
         if size > room or pieces > files:
             lines.append(f"{COMPILED}: left out, {path.name} does not fit in this call "
                          f"({size / 2**20:.1f} MiB); a later one")

@@ -100,14 +100,14 @@ def read_artifacts(folder: str | Path) -> dict:
     """Load every file of cache artifacts in ``folder`` into this process's cache folder (before the
     first compiled step); returns how many files, bytes (compressed) and seconds it took. A file that
     torch cannot load (another torch's format) is skipped and named in ``refused``."""
+    import torch.compiler
+
     start = time.perf_counter()
     files = sorted(Path(folder).glob(f"*{ARTIFACTS_SUFFIX}")) if Path(folder).is_dir() else []
     read, refused, size = 0, [], 0
     for path in files:
         data = path.read_bytes()
         try:
-            import torch.compiler
-
             torch.compiler.load_cache_artifacts(gzip.decompress(data))
         except Exception:  # noqa: BLE001 - a stale or damaged file costs a compile, not the run
             refused.append(path.name)
