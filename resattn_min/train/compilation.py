@@ -21,8 +21,9 @@ every file there before its first step (:func:`read_artifacts`) and, unless its 
 writes them there after that step (:func:`keep_artifacts`), compressed, named after the network and
 the graphs (a graph read from the cache folder counts: torch records those too). Files of another
 torch or GPU are read and simply miss. On this project's CPU a process with an empty cache folder
-compiled a small network in 12.8 s with the artifacts against 25.8 s without
-(``tests/test_compilation.py`` checks the hits).
+compiled a small network in 12.8 s with the artifacts against 25.8 s without (one run each of the
+network in ``tests/test_compilation.py``, 2 cores, torch 2.14.1, 2026-12-03; the test checks the hits,
+not the times).
 """
 
 from __future__ import annotations
