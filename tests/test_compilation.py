@@ -16,6 +16,7 @@ from resattn_min.train.compilation import (
     cost_of,
     describe,
     describe_artifacts,
+    graphs_digest,
     keep_artifacts,
     read_artifacts,
 )
@@ -109,3 +110,14 @@ def test_another_machine_reads_the_kept_graphs_instead_of_compiling(tmp_path):
     (tmp_path / "graphs" / Path(first["kept"]).name).unlink()  # a third process, its cache warm:
     third = child("cache-2")  # it read every graph from the cache folder, and keeps them again
     assert third["graph_hits"] == first["graph_misses"] and third["kept"] == first["kept"]
+
+
+def test_a_file_of_compiled_graphs_is_named_after_its_graphs_not_its_kernel_tunings():
+    """On the H200 two Attention-92 processes that read the same two graphs saved 125 and 126 autotune
+    records; the same graphs must give the same file name (one file, not one per process)."""
+    graphs = {"aot_autograd": ["ard"], "inductor": ["f5y", "fau"]}
+    first = graphs_digest({**graphs, "autotune": [f"tune{i}" for i in range(125)]})
+    assert first == graphs_digest({**graphs, "autotune": [f"tune{i}" for i in range(126)]})
+    assert first == graphs_digest({"inductor": ["fau", "f5y"], "aot_autograd": ["ard"]})  # any order
+    assert first != graphs_digest({**graphs, "inductor": ["f5y", "other"]})  # other graphs: other file
+    assert first != graphs_digest({"aot_autograd": ["ard"], "inductor": ["f5y"]})

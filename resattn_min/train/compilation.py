@@ -40,12 +40,14 @@ from typing import TypeVar
 from ..atomic import write_atomic
 
 __all__ = ["cache_counts", "cache_folder", "counted_since", "cost_of", "describe", "graphs_found",
-           "describe_artifacts", "keep_artifacts", "read_artifacts", "ARTIFACTS_SUFFIX"]
+           "describe_artifacts", "graphs_digest", "keep_artifacts", "read_artifacts", "ARTIFACTS_SUFFIX"]
 
 T = TypeVar("T")
 
 #: How a file of cache artifacts is named: ``<network>-<graphs>.compiled.gz`` (gzip of torch's bytes).
 ARTIFACTS_SUFFIX = ".compiled.gz"
+#: Kinds of cache artifact that are records about kernels, not graphs (not in a file's name).
+NOT_GRAPHS = frozenset({"autotune"})
 
 #: Our names for torch's counters: (counter group, counter).
 _COUNTERS = {"graph_hits": ("inductor", "fxgraph_cache_hit"),
@@ -118,6 +120,16 @@ def read_artifacts(folder: str | Path) -> dict:
             "refused": refused, "folder": str(folder)}
 
 
+def graphs_digest(artifacts: dict) -> str:
+    """A short name for the compiled graphs in a save of the cache (``artifacts``: kind -> keys). The
+    graphs' kinds count, the autotuner's records do not: processes that read the same graphs from the
+    cache can each look up a different number of kernel tunings (on the H200, 125 and 126 in two
+    Attention-92 processes of one session), and their saves are still the same graphs."""
+    keys = sorted(f"{kind}:{key}" for kind, found in artifacts.items() if kind not in NOT_GRAPHS
+                  for key in found)
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:12]
+
+
 def keep_artifacts(folder: str | Path, network: str, cost: dict) -> Path | None:
     """After a first step that compiled graphs (``cost`` from :func:`cost_of`: built them, or read them
     from the cache folder), write them into ``folder`` as ``<network>-<digest of the graphs'
@@ -135,9 +147,7 @@ def keep_artifacts(folder: str | Path, network: str, cost: dict) -> Path | None:
     if saved is None:
         return None
     data, info = saved
-    keys = sorted(f"{kind}:{key}" for kind, found in info.artifacts.items() for key in found)
-    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:12]
-    path = Path(folder) / f"{network}-{digest}{ARTIFACTS_SUFFIX}"
+    path = Path(folder) / f"{network}-{graphs_digest(info.artifacts)}{ARTIFACTS_SUFFIX}"
     if path.is_file():
         return None
     return write_atomic(path, lambda f: f.write(gzip.compress(data, compresslevel=6)))
