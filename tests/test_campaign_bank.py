@@ -89,3 +89,31 @@ def test_the_tree_a_call_carries_counts_tracked_and_unignored_files_not_ignored_
     (repo / "weights.pt").write_bytes(b"w" * 5000)  # ignored: it stays
     (repo / "link.md").symlink_to(repo / "notes.md")  # a link travels as a link
     assert tree_bytes(repo) == base + 1000
+
+
+def test_the_compiled_graphs_are_banked_once_and_come_back_to_a_fresh_store(repo, tmp_path):
+    """A fresh machine lost them three times: every process then compiles again (150-160 s for
+    Attention-92 on the H200). Only the files the store holds at a deposit come back."""
+    store = tmp_path / "store"
+    ledger = _paused(store, "run_a", 4000)
+    (store / "compiled").mkdir()
+    graphs = store / "compiled" / "net-0123456789ab.compiled.gz"
+    graphs.write_bytes(b"graphs" * 100)
+    deposit(ledger, store, repo, repo / "results" / "campaign" / "ledger.json")
+    kept = ledger["compiled"]["net-0123456789ab.compiled.gz"]
+    assert kept["sha256"] == sha256_of(graphs) and kept["commit"] == ledger["runs"]["run_a"]["bank"]["commit"]
+    assert _git(repo, "ls-files", BANK) == "" and _git(repo, "status", "--porcelain") == ""
+    fresh = tmp_path / "fresh"
+    said = withdraw(ledger, fresh, repo)
+    assert len(said) == 2 and all("brought back" in line for line in said)
+    assert (fresh / "compiled" / graphs.name).read_bytes() == graphs.read_bytes()
+    assert deposit(ledger, store, repo, repo / "ledger.json") is None  # nothing new: no commit
+    # newer graphs replace the old (another torch): the old ones are no longer brought back
+    graphs.unlink()
+    (store / "compiled" / "net-ba9876543210.compiled.gz").write_bytes(b"newer" * 100)
+    second = deposit(ledger, store, repo, repo / "results" / "campaign" / "ledger.json")
+    assert list(ledger["compiled"]) == ["net-ba9876543210.compiled.gz"]
+    assert ledger["compiled"]["net-ba9876543210.compiled.gz"]["commit"] == second
+    emptier = tmp_path / "emptier"
+    assert [line.split(":")[0] for line in withdraw(ledger, emptier, repo)] == ["run_a", "compiled"]
+    assert [p.name for p in (emptier / "compiled").iterdir()] == ["net-ba9876543210.compiled.gz"]

@@ -12,6 +12,11 @@ again (the ledger's ``lost`` entries). What lands is git's history, so the check
   ResNet-164) until the run is done.
 * :func:`withdraw` brings a checkpoint the store lacks back from that commit (``git show``) and checks
   its SHA-256; ``campaign check`` calls it before it declares a run lost.
+
+The store's files of compiled graphs (``compiled/``, ``train/compilation.py``) go into the same deposit
+when they are new, and come back the same way: losing them costs every process a compile (150-160 s
+for Attention-92 on the H200), and they change only with the networks or torch. The ledger's
+``compiled`` entry lists the files the store held at the last deposit, and only those come back.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ import subprocess
 from pathlib import Path
 
 from ..atomic import write_atomic, write_json
-from .campaign import CURVES
+from ..train.compilation import ARTIFACTS_SUFFIX
+from .campaign import COMPILED, CURVES
 from .campaign_curves import copy_run_files
 
 __all__ = ["BANK", "deposit", "withdraw", "sha256_of", "tree_bytes"]
@@ -79,11 +85,13 @@ def deposit(ledger: dict, store: Path, repo: Path, ledger_path: Path) -> str | N
         entry["bank"] = {"checkpoint": source.name, "path": rel, "sha256": digest,
                          "bytes": source.stat().st_size}
         due.append((label, entry, rel))
+    due += _compiled_due(ledger, Path(store), repo)
     if not due:
         return None
     paths = [rel for _, _, rel in due]
     _git(repo, "add", "-f", "--", *paths)
-    summary = ", ".join(f"{label} at {e['iteration']:,}" for label, e, _ in due)
+    summary = ", ".join(f"{label} at {e['iteration']:,}" if "iteration" in e else label
+                        for label, e, _ in due)
     _git(repo, "commit", "-q", "-m", f"campaign bank: {summary}", "--", *paths)
     commit = _git(repo, "rev-parse", "HEAD")
     for _, entry, _ in due:
@@ -108,17 +116,47 @@ def withdraw(ledger: dict, store: Path, repo: Path, curves: Path = CURVES) -> li
         bank = entry.get("bank") or {}
         if target.is_file() or bank.get("checkpoint") != target.name:
             continue
-        try:
-            blob = _git(Path(repo), "show", f"{bank['commit']}:{bank['path']}", text=False)
-        except RuntimeError as err:
-            said.append(f"{label}: not in the bank here ({err})")
+        if not _bring_back(Path(repo), bank, target, label, said):
             continue
-        if hashlib.sha256(blob).hexdigest() != bank["sha256"]:
-            said.append(f"{label}: the bank's copy of {target.name} does not match its SHA-256")
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(target, lambda f, blob=blob: f.write(blob))
         if (Path(curves) / label).is_dir():
             copy_run_files(Path(curves) / label, target.parent)
-        said.append(f"{label}: {target.name} brought back from commit {bank['commit'][:10]}")
+    for name, bank in (ledger.get(COMPILED) or {}).items():
+        target = Path(store) / COMPILED / name
+        if not target.is_file():
+            _bring_back(Path(repo), bank, target, COMPILED, said)
     return said
+
+
+def _compiled_due(ledger: dict, store: Path, repo: Path) -> list[tuple[str, dict, str]]:
+    """Copy into the bank's folder the store's files of compiled graphs that the bank does not hold
+    yet; the ledger's ``compiled`` entry becomes the store's files (banked before, or now)."""
+    folder, banked, held, due = store / COMPILED, ledger.get(COMPILED) or {}, {}, []
+    for source in sorted(folder.glob(f"*{ARTIFACTS_SUFFIX}")) if folder.is_dir() else []:
+        digest = sha256_of(source)
+        if (banked.get(source.name) or {}).get("sha256") == digest:
+            held[source.name] = banked[source.name]
+            continue
+        rel = f"{BANK}/{COMPILED}/{source.name}"
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, repo / rel)
+        held[source.name] = {"path": rel, "sha256": digest, "bytes": source.stat().st_size}
+        due.append((f"{COMPILED}/{source.name}", {"bank": held[source.name]}, rel))
+    ledger[COMPILED] = held
+    return due
+
+
+def _bring_back(repo: Path, bank: dict, target: Path, label: str, said: list[str]) -> bool:
+    """Write the bank's copy of ``target`` (``bank``: commit, path, SHA-256) and say so in ``said``;
+    False, with the reason said, when the commit is not here or the bytes do not match."""
+    try:
+        blob = _git(repo, "show", f"{bank['commit']}:{bank['path']}", text=False)
+    except RuntimeError as err:
+        said.append(f"{label}: not in the bank here ({err})")
+        return False
+    if hashlib.sha256(blob).hexdigest() != bank["sha256"]:
+        said.append(f"{label}: the bank's copy of {target.name} does not match its SHA-256")
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(target, lambda f: f.write(blob))
+    said.append(f"{label}: {target.name} brought back from commit {bank['commit'][:10]}")
+    return True
