@@ -65,6 +65,9 @@ def test_a_run_in_two_segments_is_recorded_in_the_ledger(tmp_path):
     assert all(s["images_per_s"] > 0 and s["wall_s"] > 0 and s["device"] for s in segments)
     campaign.update_ledger(ledger, tmp_path / "fresh", store, tmp_path / "curves", tmp_path / "record")
     assert entry["status"] == "done" and entry["iteration"] == 40
+    # the trained network waits in the store, in place of the paused checkpoint
+    assert [p.name for p in (store / "tiny").glob("*.pt")] == ["checkpoint-00000040.pt"]
+    assert entry["checkpoint"] == "checkpoint-00000040.pt"
     assert json.loads((tmp_path / "record" / "tiny" / "results.json").read_text())["segments"] == segments
     assert entry["test_error"] == result.test_error and len(entry["segments"]) == 2
 

@@ -11,7 +11,7 @@ deadline, and brings the checkpoints back. Three things make that routine:
   ``campaign_bank.py``): each unfinished run's newest checkpoint between sessions. A run whose checkpoint
   neither holds is marked ``lost`` and starts again;
 * **pieces**: a GPU call brings back files of at most 16 MiB and carries at most 64 MiB, so checkpoints
-  travel split into pieces (:func:`split_file`, :func:`join_pieces`).
+  travel split into pieces (``campaign_pieces.py``).
 
 The trainer records the segments itself (in each checkpoint and in ``results.json``); the ledger copies
 them. ``python -m resattn_min campaign status`` prints the ledger.
@@ -26,11 +26,12 @@ from pathlib import Path
 
 import torch
 
-from ..atomic import write_atomic, write_json
+from ..atomic import write_json
 from ..env import RESULTS
 from ..train.checkpoint import list_checkpoints, load_checkpoint, weight_gap
 from ..train.compilation import ARTIFACTS_SUFFIX
 from .campaign_curves import RUN_FILES, copy_run_files
+from .campaign_pieces import PIECE_BYTES, join_pieces, split_file
 from .catalog import get_experiment
 
 __all__ = [
@@ -44,8 +45,6 @@ RUNS = ("attention92", "resnet164", "attention92_s1", "resnet164_s1", "attention
         "attention164_arl", "attention164_nal")
 LEDGER = RESULTS / "campaign" / "ledger.json"
 STORE = Path(os.environ.get("RESATTN_CAMPAIGN_STORE", "~/resattn-campaign")).expanduser()
-#: Size of one piece of a checkpoint on its way between machines (a returned file may hold 16 MiB).
-PIECE_BYTES = 15 * 2**20
 #: Where the learning curves of unfinished runs are kept in git (a finished run's folder holds its own).
 CURVES = RESULTS / "campaign" / "runs"
 TARGET = 160_000
@@ -82,7 +81,8 @@ def update_ledger(ledger: dict, runs_dir: Path, store: Path = STORE, curves: Pat
     """Take in what a GPU session left in ``runs_dir`` (one folder per run); returns what changed.
 
     A finished run (``results.json``) is ``done`` with its final error, and its results, log and metrics
-    go to ``finished/<run>/`` (default ``results/<ledger's runs_dir>/``, a group of the runs on record).
+    go to ``finished/<run>/`` (default ``results/<ledger's runs_dir>/``, a group of the runs on record);
+    its last checkpoint, if it came back, replaces its paused one in ``store``.
     An unfinished one is ``paused`` at its newest checkpoint, which is copied into ``store`` (replacing
     the run's older one there) with the run's log and metrics; those also go to ``curves`` (in the
     repository) until the run is done.
@@ -98,9 +98,11 @@ def update_ledger(ledger: dict, runs_dir: Path, store: Path = STORE, curves: Pat
                 copy_run_files(Path(curves) / name, finished / name)
             copy_run_files(folder, finished / name)
             shutil.copy2(results, finished / name / "results.json")
+            final = _keep_final(folder, Path(store) / name, r["iterations"])
             entry.update(status="done", iteration=r["iterations"], segments=r.get("segments", []),
-                         test_error=r["test_error"], checkpoint=None)
-            changes.append(f"{name}: done at {r['iterations']}, test error {100 * r['test_error']:.2f}%")
+                         test_error=r["test_error"], checkpoint=final)
+            changes.append(f"{name}: done at {r['iterations']}, test error {100 * r['test_error']:.2f}%"
+                           + (f" ({final} kept in {Path(store) / name})" if final else ""))
             continue
         found = list_checkpoints(folder) if folder.is_dir() else []
         if not found:
@@ -119,6 +121,20 @@ def update_ledger(ledger: dict, runs_dir: Path, store: Path = STORE, curves: Pat
                      checkpoint=newest.name)
         changes.append(f"{name}: paused at {state['iteration']} ({newest.name} kept in {kept})")
     return changes + _store_compiled(Path(runs_dir) / COMPILED, Path(store) / COMPILED)
+
+
+def _keep_final(folder: Path, kept: Path, iterations: int) -> str | None:
+    """A finished run's last checkpoint, if it came back, into the store in place of its paused one
+    (the trained network: ``share-weights`` makes the shipped file from it); returns its name."""
+    found = list_checkpoints(folder) if folder.is_dir() else []
+    if not found or torch.load(found[-1], map_location="cpu", weights_only=True)["iteration"] != iterations:
+        return None
+    kept.mkdir(parents=True, exist_ok=True)
+    for old in kept.glob("checkpoint-*.pt"):
+        if old.name != found[-1].name:
+            old.unlink()
+    shutil.copy2(found[-1], kept / found[-1].name)
+    return found[-1].name
 
 
 def _store_compiled(folder: Path, store: Path) -> list[str]:
@@ -152,38 +168,6 @@ def check_store(ledger: dict, store: Path = STORE, curves: Path = CURVES) -> lis
             entry.update(status="lost", iteration=0, checkpoint=None, segments=[])
             entry.pop("bank", None)
     return lost
-
-
-def split_file(path: Path, out_dir: Path, piece: int = PIECE_BYTES) -> list[Path]:
-    """``path`` as ``out_dir/<name>.part00``, ``.part01``, ... of at most ``piece`` bytes each."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    parts = []
-    with open(path, "rb") as f:
-        while chunk := f.read(piece):
-            part = out_dir / f"{path.name}.part{len(parts):02d}"
-            part.write_bytes(chunk)
-            parts.append(part)
-    return parts
-
-
-def join_pieces(folder: Path, dest: Path) -> list[Path]:
-    """Put together every ``<name>.partNN`` series of ``folder`` as ``dest/<name>`` (atomically); the run's
-    small files (log, metrics) that came with them are copied beside it."""
-    series: dict[str, list[Path]] = {}
-    for part in sorted(Path(folder).glob("*.part[0-9][0-9]")):
-        series.setdefault(part.name.rsplit(".part", 1)[0], []).append(part)
-    dest.mkdir(parents=True, exist_ok=True)
-    joined = []
-    for name, parts in series.items():
-        if [p.name[-2:] for p in parts] != [f"{i:02d}" for i in range(len(parts))]:
-            raise ValueError(f"pieces of {name} in {folder} are not complete: {[p.name for p in parts]}")
-        def write(out, parts=parts) -> None:
-            for part in parts:
-                out.write(part.read_bytes())
-
-        joined.append(write_atomic(dest / name, write))
-    copy_run_files(Path(folder), dest)
-    return joined
 
 
 def pack_checkpoints(ledger: dict, store: Path, out_dir: Path, runs: list[str] | None = None,

@@ -29,7 +29,8 @@ from pathlib import Path
 from ..atomic import write_json
 from ..train.checkpoint import list_checkpoints
 from ..train.compilation import ARTIFACTS_SUFFIX
-from .campaign import CARRIED, COMPILED, PIECE_BYTES, split_file
+from .campaign import CARRIED, COMPILED
+from .campaign_pieces import PIECE_BYTES, split_file
 
 __all__ = ["RETURN_BYTES", "RETURN_FILES", "choose", "collect"]
 

@@ -1,0 +1,50 @@
+"""Pieces: how the campaign's files cross a device call's limits (issue 16).
+
+A call returns files of at most 16 MiB, and a checkpoint of Attention-164 is 27 MiB, so every file that
+travels between this machine and the GPU's goes as ``<name>.part00``, ``.part01``, ... and is put back
+together on the other side (atomically: a call cut short leaves no half-joined checkpoint).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..atomic import write_atomic
+from .campaign_curves import copy_run_files
+
+__all__ = ["PIECE_BYTES", "split_file", "join_pieces"]
+
+#: Size of one piece of a checkpoint on its way between machines (a returned file may hold 16 MiB).
+PIECE_BYTES = 15 * 2**20
+
+
+def split_file(path: Path, out_dir: Path, piece: int = PIECE_BYTES) -> list[Path]:
+    """``path`` as ``out_dir/<name>.part00``, ``.part01``, ... of at most ``piece`` bytes each."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parts = []
+    with open(path, "rb") as f:
+        while chunk := f.read(piece):
+            part = out_dir / f"{path.name}.part{len(parts):02d}"
+            part.write_bytes(chunk)
+            parts.append(part)
+    return parts
+
+
+def join_pieces(folder: Path, dest: Path) -> list[Path]:
+    """Put together every ``<name>.partNN`` series of ``folder`` as ``dest/<name>`` (atomically); the run's
+    small files (log, metrics) that came with them are copied beside it."""
+    series: dict[str, list[Path]] = {}
+    for part in sorted(Path(folder).glob("*.part[0-9][0-9]")):
+        series.setdefault(part.name.rsplit(".part", 1)[0], []).append(part)
+    dest.mkdir(parents=True, exist_ok=True)
+    joined = []
+    for name, parts in series.items():
+        if [p.name[-2:] for p in parts] != [f"{i:02d}" for i in range(len(parts))]:
+            raise ValueError(f"pieces of {name} in {folder} are not complete: {[p.name for p in parts]}")
+        def write(out, parts=parts) -> None:
+            for part in parts:
+                out.write(part.read_bytes())
+
+        joined.append(write_atomic(dest / name, write))
+    copy_run_files(Path(folder), dest)
+    return joined
