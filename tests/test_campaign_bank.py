@@ -1,6 +1,7 @@
 """The bank keeps a paused run's checkpoint in git's history, out of the tree, and brings it back."""
 
 import json
+import shutil
 import subprocess
 
 import pytest
@@ -108,6 +109,10 @@ def test_the_compiled_graphs_are_banked_once_and_come_back_to_a_fresh_store(repo
     assert len(said) == 2 and all("brought back" in line for line in said)
     assert (fresh / "compiled" / graphs.name).read_bytes() == graphs.read_bytes()
     assert deposit(ledger, store, repo, repo / "ledger.json") is None  # nothing new: no commit
+    # a store whose graphs were not brought back yet forgets nothing of the bank's
+    shutil.rmtree(fresh / "compiled")
+    assert deposit(ledger, fresh, repo, repo / "ledger.json") is None
+    assert list(ledger["compiled"]) == [graphs.name]
     # newer graphs replace the old (another torch): the old ones are no longer brought back
     graphs.unlink()
     (store / "compiled" / "net-ba9876543210.compiled.gz").write_bytes(b"newer" * 100)

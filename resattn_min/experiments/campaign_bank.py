@@ -129,9 +129,13 @@ def withdraw(ledger: dict, store: Path, repo: Path, curves: Path = CURVES) -> li
 
 def _compiled_due(ledger: dict, store: Path, repo: Path) -> list[tuple[str, dict, str]]:
     """Copy into the bank's folder the store's files of compiled graphs that the bank does not hold
-    yet; the ledger's ``compiled`` entry becomes the store's files (banked before, or now)."""
+    yet; the ledger's ``compiled`` entry becomes the store's files (banked before, or now). A store
+    without any (not yet brought back) leaves the entry as it is."""
     folder, banked, held, due = store / COMPILED, ledger.get(COMPILED) or {}, {}, []
-    for source in sorted(folder.glob(f"*{ARTIFACTS_SUFFIX}")) if folder.is_dir() else []:
+    files = sorted(folder.glob(f"*{ARTIFACTS_SUFFIX}")) if folder.is_dir() else []
+    if not files:
+        return []
+    for source in files:
         digest = sha256_of(source)
         if (banked.get(source.name) or {}).get("sha256") == digest:
             held[source.name] = banked[source.name]
