@@ -63,6 +63,7 @@ def test_the_step_table_says_how_much_of_each_step_the_gpu_computes():
     assert numbers["us_per_kernel"] == pytest.approx(4.0) and numbers["kernels_allowed"] == 1000
     assert numbers["structure_kernels"] == 900 and numbers["eager_busy"] == 0.25
     assert numbers["kernels_left"] == 100  # allowed beyond what the layers need
+    assert numbers["kernels_beyond"] == 1100  # the step's own beyond them
     assert numbers["fused"] == 400  # kernels the last path has fewer than the one before it
 
 

@@ -81,7 +81,8 @@ def step_numbers(table, target_images_per_s: float, structure: dict, batch: int 
             "kernels_allowed": need["kernels_allowed"], "us_needed": need["us_per_kernel_needed"],
             "structure_kernels": structure["kernels"], "convolutions": structure["convolutions"],
             "batchnorms": structure["batchnorms"], "fused": fused,
-            "kernels_left": need["kernels_allowed"] - structure["kernels"]}
+            "kernels_left": need["kernels_allowed"] - structure["kernels"],
+            "kernels_beyond": int(fast["kernels/step"]) - structure["kernels"]}
 
 
 def kernel_overlap(rates: dict[str, float], kernel_ms: dict[str, float], batch: int = 64) -> float:
