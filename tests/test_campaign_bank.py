@@ -122,3 +122,21 @@ def test_the_compiled_graphs_are_banked_once_and_come_back_to_a_fresh_store(repo
     emptier = tmp_path / "emptier"
     assert [line.split(":")[0] for line in withdraw(ledger, emptier, repo)] == ["run_a", "compiled"]
     assert [p.name for p in (emptier / "compiled").iterdir()] == ["net-ba9876543210.compiled.gz"]
+
+
+def test_a_finished_runs_trained_network_is_banked_and_comes_back(repo, tmp_path):
+    """The final checkpoint is what the shipped weights and chapter 11's masks are made from; a session
+    that ends before they are made must not lose it with the working machine."""
+    store = tmp_path / "store"
+    ledger = _paused(store, "run_a", 160_000)
+    ledger["runs"]["run_a"].update(status="done", test_error=0.05)
+    deposit(ledger, store, repo, repo / "results" / "campaign" / "ledger.json")
+    assert ledger["runs"]["run_a"]["bank"]["checkpoint"] == "checkpoint-00160000.pt"
+    fresh = tmp_path / "fresh"
+    (said,) = withdraw(ledger, fresh, repo)
+    assert "brought back" in said
+    assert (fresh / "run_a" / "checkpoint-00160000.pt").read_bytes() == (
+        store / "run_a" / "checkpoint-00160000.pt").read_bytes()
+    assert campaign.check_store(ledger, fresh) == []  # a done run is never 'lost'
+    ledger["runs"]["run_a"]["checkpoint"] = None  # a run finished before its checkpoint came back
+    assert deposit(ledger, tmp_path / "empty", repo, repo / "ledger.json") is None

@@ -5,7 +5,8 @@ repository (``~/resattn-campaign``). On 2026-12-03 the store was gone: the worki
 fresh, and only what had landed in git remained, so six runs at 51,000-68,000 iterations had to start
 again (the ledger's ``lost`` entries). What lands is git's history, so the checkpoints go there too:
 
-* :func:`deposit` commits the newest checkpoint of every paused run once (the *deposit* commit), then
+* :func:`deposit` commits the newest checkpoint of every paused run, and the last one of every finished
+  run (the trained network the book ships and looks into), once (the *deposit* commit), then
   removes it from the tree in the next commit, which also records in the ledger where each one lives
   (commit, path, SHA-256). The tree stays small (a GPU call carries the whole working tree, 64 MiB at
   most); the history grows by one checkpoint per run and session (14-15 MiB for Attention-92 or
@@ -62,11 +63,13 @@ def tree_bytes(repo: Path) -> int:
 
 
 def _holdings(ledger: dict, store: Path) -> list[tuple[str, dict, Path, str]]:
-    """What the bank keeps: each paused run's newest checkpoint, as (run, the ledger entry that records
-    it, its file in the store, its path in the bank)."""
+    """What the bank keeps: each paused run's newest checkpoint and each finished run's last one (its
+    trained network, when it came back), as (run, the ledger entry that records it, its file in the
+    store, its path in the bank)."""
     return [(name, entry, Path(store) / name / str(entry["checkpoint"]),
              f"{BANK}/{name}/{entry['checkpoint']}")
-            for name, entry in ledger["runs"].items() if entry["status"] == "paused"]
+            for name, entry in ledger["runs"].items()
+            if entry["status"] == "paused" or (entry["status"] == "done" and entry.get("checkpoint"))]
 
 
 def deposit(ledger: dict, store: Path, repo: Path, ledger_path: Path) -> str | None:
