@@ -15,9 +15,8 @@
 # torch.compile's cache folder does not cross sessions (478 MB after the first minutes; notes/PERF.md); its
 # portable form does: the first process of each network keeps what it compiled in $RUNS/compiled, which
 # goes back in the room the checkpoints leave and comes in with them next time (compile_artifacts).
-# Here, after each call:
-#   python -m resattn_min campaign unpack /work/.device/N/ckpt runs/campaign
-#   tar -xzf /work/.device/N/runs.tgz -C runs/campaign && python -m resattn_min campaign update runs/campaign
+# Here, after each call (unpack its pieces and runs.tgz into runs/campaign, then update):
+#   python -m resattn_min campaign receive /work/.device/N
 #   python -m resattn_min campaign bank        # once, at the end of the session: into git's history
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -1,12 +1,14 @@
 """Runs that span sessions (resattn_min.experiments.campaign): segments, the ledger, checkpoints in pieces."""
 
 import json
+import tarfile
 
 import pytest
 import torch
 from _train_helpers import one_thread, tiny_config  # noqa: F401  (one_thread: an autouse fixture)
 
 from resattn_min.experiments import campaign
+from resattn_min.experiments.campaign_pieces import receive
 from resattn_min.train.loop import train
 
 
@@ -20,6 +22,28 @@ def test_pieces_put_back_together_bitwise(tmp_path):
     parts[3].unlink()
     with pytest.raises(ValueError, match="not complete"):
         campaign.join_pieces(tmp_path / "pieces", tmp_path / "again")
+
+
+def test_one_calls_return_is_received_whole_and_nothing_outside_the_runs_folder(tmp_path):
+    """``campaign receive``: the checkpoints' pieces joined and the runs' small files unpacked, as
+    ``collect:all`` left them; an archive entry that would land outside the runs folder is refused."""
+    call = tmp_path / "device" / "7"
+    original = tmp_path / "checkpoint-00000040.pt"
+    original.write_bytes(bytes(range(256)) * 41)
+    campaign.split_file(original, call / "ckpt" / "run_a", piece=1000)
+    (tmp_path / "small" / "run_a").mkdir(parents=True)
+    (tmp_path / "small" / "run_a" / "metrics.csv").write_text("iteration,train_loss\n40,1.0\n")
+    with tarfile.open(call / "runs.tgz", "w:gz") as archive:
+        archive.add(tmp_path / "small" / "run_a", arcname="./run_a")
+    lines = receive(call, tmp_path / "runs")
+    assert lines == [f"joined {tmp_path / 'runs' / 'run_a' / original.name}", f"unpacked {call / 'runs.tgz'}"]
+    assert (tmp_path / "runs" / "run_a" / original.name).read_bytes() == original.read_bytes()
+    assert (tmp_path / "runs" / "run_a" / "metrics.csv").read_text().endswith("40,1.0\n")
+    with tarfile.open(call / "runs.tgz", "w:gz") as archive:
+        archive.add(tmp_path / "small" / "run_a" / "metrics.csv", arcname="../escaped.csv")
+    with pytest.raises(tarfile.TarError):
+        receive(call, tmp_path / "runs")
+    assert not (tmp_path / "escaped.csv").exists()
 
 
 def _ledger(name: str) -> dict:

@@ -136,11 +136,17 @@ def cmd_campaign(args: argparse.Namespace) -> int:
                                         args.runs.split(",") if args.runs else None)
         for number, carried in enumerate(calls, 1):
             print(f"call {number} carries {json.dumps(carried)}")
+    elif args.action == "receive":  # one call's return (<dir>/ckpt, <dir>/runs.tgz) into <dest>, then update
+        from ..experiments.campaign_pieces import receive
+
+        dest = Path(args.dest or "runs/campaign")
+        for line in receive(Path(args.path), dest) + campaign.update_ledger(ledger, dest, campaign.STORE):
+            print(line)
     elif args.action == "unpack":  # pieces brought back (<dir>/<run>/*.partNN) into <dest>/<run>/
         for folder in sorted(p for p in Path(args.path).iterdir() if p.is_dir()):
             for joined in campaign.join_pieces(folder, Path(args.dest) / folder.name):
                 print(f"joined {joined}")
-    if args.action in ("update", "check"):
+    if args.action in ("update", "check", "receive"):
         campaign.save_ledger(ledger, path)
     print("\n".join(campaign.status_lines(ledger)))
     return 0

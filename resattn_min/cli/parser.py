@@ -111,15 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("campaign", help="the full-length runs across sessions: ledger, checkpoints, pieces")
     p.add_argument("action", choices=["status", "update", "check", "bank", "pack", "carry", "unpack",
-                                      "collect"],
+                                      "receive", "collect"],
                    help="status; update RUNS_DIR; check (the store, from the bank); bank (commit the store's "
                    "checkpoints into git's history); pack OUT_DIR; carry STAGE_DIR (pack for as few "
-                   "device calls as fit); unpack PIECES_DIR DEST; collect RUNS_DIR OUT_DIR (on the GPU "
-                   "machine: the newest checkpoints one call can return, in turn)")
+                   "device calls as fit); unpack PIECES_DIR DEST; receive CALL_DIR [DEST] (one call's "
+                   "return: unpack, untar runs.tgz, update; DEST default runs/campaign); collect RUNS_DIR "
+                   "OUT_DIR (on the GPU machine: the newest checkpoints one call can return, in turn)")
     p.add_argument("path", nargs="?", help="the runs folder (update, collect), the folder to fill (pack) or "
                    "read (unpack)")
-    p.add_argument("dest", nargs="?", help="unpack: the runs folder to put the joined checkpoints in; "
-                   "collect: the folder the call returns")
+    p.add_argument("dest", nargs="?", help="unpack, receive: the runs folder to put the joined checkpoints "
+                   "in; collect: the folder the call returns")
     p.add_argument("--runs", help="pack, collect: comma-separated runs (default: every paused run; collect: "
                    "every run of the campaign)")
     p.add_argument("--max-mb", dest="max_mb", type=float, default=44, help="pack: at most this many MiB")

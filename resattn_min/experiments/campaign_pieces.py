@@ -7,12 +7,13 @@ together on the other side (atomically: a call cut short leaves no half-joined c
 
 from __future__ import annotations
 
+import tarfile
 from pathlib import Path
 
 from ..atomic import write_atomic
 from .campaign_curves import copy_run_files
 
-__all__ = ["PIECE_BYTES", "split_file", "join_pieces"]
+__all__ = ["PIECE_BYTES", "split_file", "join_pieces", "receive"]
 
 #: Size of one piece of a checkpoint on its way between machines (a returned file may hold 16 MiB).
 PIECE_BYTES = 15 * 2**20
@@ -48,3 +49,20 @@ def join_pieces(folder: Path, dest: Path) -> list[Path]:
         joined.append(write_atomic(dest / name, write))
     copy_run_files(Path(folder), dest)
     return joined
+
+
+def receive(returned: Path, dest: Path) -> list[str]:
+    """What one device call brought back (``returned``: ``ckpt/<run>/`` of pieces and ``runs.tgz`` of the
+    runs' small files, from ``scripts/campaign.sh collect:all``) into the runs folder ``dest``, ready
+    for ``campaign update``; returns one line per file joined. The archive's files are the runs' own
+    (``tarfile``'s ``data`` filter refuses links and paths outside ``dest``)."""
+    returned, dest = Path(returned), Path(dest)
+    lines = []
+    pieces = returned / "ckpt"
+    for folder in sorted(p for p in pieces.iterdir() if p.is_dir()) if pieces.is_dir() else []:
+        lines += [f"joined {joined}" for joined in join_pieces(folder, dest / folder.name)]
+    if (returned / "runs.tgz").is_file():
+        with tarfile.open(returned / "runs.tgz") as archive:
+            archive.extractall(dest, filter="data")
+        lines.append(f"unpacked {returned / 'runs.tgz'}")
+    return lines
