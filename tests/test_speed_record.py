@@ -85,10 +85,16 @@ def test_the_campaign_mix_adds_its_runs_rates_and_weighs_their_kernels(tmp_path)
     for run, rate in (("a", 2000), ("b", 4000)):
         (tmp_path / run).mkdir()
         (tmp_path / run / "metrics.csv").write_text(f"iteration,images_per_s\n400,10\n4000,{rate}\n")
-    ledger = {"runs": {"a": {"model": "net_a", "segments": [{"start": 0, "end": 4000}]},
-                       "b": {"model": "net_b", "segments": [{"start": 0, "end": 4000}]}}}
+    this = {"start": 0, "end": 4000, "git_commit": "aaaa1"}
+    later = {"start": 4000, "end": 8000, "git_commit": "bbbb"}  # a later segment: not this one
+    ledger = {"runs": {"a": {"model": "net_a", "segments": [this, later]},
+                       "b": {"model": "net_b", "segments": [this]},
+                       "c": {"model": "net_b", "segments": [later]}}}
     steps = {"net_a": step_table([_row("graph+compile", 8.0, 100, "net_a", gpu_ms=6.4)], "net_a"),
              "net_b": step_table([_row("graph+compile", 4.0, 100, "net_b", gpu_ms=3.2)], "net_b")}
-    mix = campaign_mix(steps, ledger, tmp_path)
+    mix = campaign_mix(steps, ledger, tmp_path, commit="aaaa")
     assert mix["mix_runs"] == 2 and mix["mix_rate"] == 6000
+    assert mix["mix_models"] == {"net_a": 1, "net_b": 1}
+    with pytest.raises(KeyError):
+        campaign_mix(steps, ledger, tmp_path, commit="cccc")
     assert mix["overlap"] == pytest.approx(2000 / 64 * 0.0064 + 4000 / 64 * 0.0032)  # 0.4 s of kernels a s

@@ -113,12 +113,18 @@ def steady_rates(curves: Path, spans: dict[str, tuple[int, int]], skip: int = 20
     return rates
 
 
-def campaign_mix(steps: dict, ledger: dict, curves: Path, batch: int = 64) -> dict:
-    """The newest segment of the campaign (``ledger``, whose runs' curves are in ``curves``): how many
-    runs shared the GPU, their steady images/s together, and how far their kernels overlapped
-    (:func:`kernel_overlap`), each run's kernels timed alone by the last row of its network's step table
-    (``steps``: network -> :func:`step_table`)."""
-    rates = steady_rates(curves, last_segments(ledger))
+def campaign_mix(steps: dict, ledger: dict, curves: Path, commit: str, batch: int = 64) -> dict:
+    """The campaign's segment at ``commit`` (a prefix of the commit each run's segment records in
+    ``ledger``; the runs' curves are in ``curves``): which networks shared the GPU, their steady images/s
+    together, and how far their kernels overlapped (:func:`kernel_overlap`), each run's kernels timed
+    alone by the last row of its network's step table (``steps``: network -> :func:`step_table`)."""
+    spans = {run: (seg["start"], seg["end"]) for run, e in ledger["runs"].items()
+             for seg in e.get("segments", []) if str(seg.get("git_commit", "")).startswith(commit)}
+    if not spans:
+        raise KeyError(f"no segment of the campaign at commit {commit}")
+    rates = steady_rates(curves, spans)
+    models = [ledger["runs"][run]["model"] for run in rates]
     gpu_ms = {run: steps[ledger["runs"][run]["model"]]["GPU ms/step"].iloc[-1] for run in rates}
     return {"mix_runs": len(rates), "mix_rate": sum(rates.values()),
+            "mix_models": {m: models.count(m) for m in sorted(set(models))},
             "overlap": kernel_overlap(rates, gpu_ms, batch)}
