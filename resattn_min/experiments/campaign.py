@@ -29,7 +29,7 @@ import torch
 from ..atomic import write_json
 from ..env import RESULTS
 from ..train.checkpoint import list_checkpoints, load_checkpoint, weight_gap
-from ..train.compilation import ARTIFACTS_SUFFIX
+from ..train.compilation import artifact_files
 from .campaign_curves import RUN_FILES, copy_run_files
 from .campaign_pieces import PIECE_BYTES, join_pieces, split_file
 from .catalog import get_experiment
@@ -140,7 +140,7 @@ def _keep_final(folder: Path, kept: Path, iterations: int) -> str | None:
 def _store_compiled(folder: Path, store: Path) -> list[str]:
     """Keep the compiled graphs a session brought back (``compiled/``) in the store, for the next one."""
     changes = []
-    for path in sorted(folder.glob(f"*{ARTIFACTS_SUFFIX}")) if folder.is_dir() else []:
+    for path in artifact_files(folder):
         if not (store / path.name).is_file():
             store.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, store / path.name)
@@ -198,7 +198,7 @@ def pack_for_calls(ledger: dict, store: Path, stage: Path, tree_bytes: int, firs
     todo = list(runs or [n for n, e in ledger["runs"].items() if e["status"] == "paused"])
     size = {r: (Path(store) / r / str(ledger["runs"][r]["checkpoint"])).stat().st_size + CARRY_SLACK
             for r in todo}
-    graphs = [g for g in sorted((Path(store) / COMPILED).glob(f"*{ARTIFACTS_SUFFIX}"))  # after the runs,
+    graphs = [g for g in artifact_files(Path(store) / COMPILED)  # after the runs,
               if g.stat().st_size + CARRY_SLACK <= limit - tree_bytes]  # where one fits in a call
     size |= {f"{COMPILED}/{g.name}": g.stat().st_size + CARRY_SLACK for g in graphs}
     todo += [f"{COMPILED}/{g.name}" for g in graphs]

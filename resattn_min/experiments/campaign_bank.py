@@ -28,7 +28,7 @@ import subprocess
 from pathlib import Path
 
 from ..atomic import write_atomic, write_json
-from ..train.compilation import ARTIFACTS_SUFFIX
+from ..train.compilation import artifact_files
 from .campaign import COMPILED, CURVES
 from .campaign_curves import copy_run_files
 
@@ -135,7 +135,7 @@ def _compiled_due(ledger: dict, store: Path, repo: Path) -> list[tuple[str, dict
     yet; the ledger's ``compiled`` entry becomes the store's files (banked before, or now). A store
     without any (not yet brought back) leaves the entry as it is."""
     folder, banked, held, due = store / COMPILED, ledger.get(COMPILED) or {}, {}, []
-    files = sorted(folder.glob(f"*{ARTIFACTS_SUFFIX}")) if folder.is_dir() else []
+    files = artifact_files(folder)
     if not files:
         return []
     for source in files:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..atomic import write_json
 from ..train.checkpoint import list_checkpoints
-from ..train.compilation import ARTIFACTS_SUFFIX
+from ..train.compilation import artifact_files
 from .campaign import CARRIED, COMPILED
 from .campaign_pieces import PIECE_BYTES, split_file
 
@@ -124,7 +124,7 @@ def _collect_compiled(folder: Path, out_dir: Path, returned: dict[str, int], cal
     lines = []
     carried = folder / CARRIED  # touched when the session's graphs came in: only newer ones go back
     since = carried.stat().st_mtime if carried.is_file() else float("-inf")
-    for path in sorted(folder.glob(f"*{ARTIFACTS_SUFFIX}")) if folder.is_dir() else []:
+    for path in artifact_files(folder):
         if path.name in returned or path.stat().st_mtime <= since:
             continue
         size = path.stat().st_size

@@ -40,7 +40,8 @@ from typing import TypeVar
 from ..atomic import write_atomic
 
 __all__ = ["cache_counts", "cache_folder", "counted_since", "cost_of", "describe", "graphs_found",
-           "describe_artifacts", "graphs_digest", "keep_artifacts", "read_artifacts", "ARTIFACTS_SUFFIX"]
+           "artifact_files", "describe_artifacts", "graphs_digest", "keep_artifacts", "read_artifacts",
+           "ARTIFACTS_SUFFIX"]
 
 T = TypeVar("T")
 
@@ -99,6 +100,11 @@ def describe(cost: dict) -> str:
     return f"compiled in {cost['seconds']:.1f} s: {graphs_found(cost)} in {cost['cache']}"
 
 
+def artifact_files(folder: str | Path) -> list[Path]:
+    """The files of compiled graphs in ``folder``, by name (none if there is no such folder)."""
+    return sorted(Path(folder).glob(f"*{ARTIFACTS_SUFFIX}")) if Path(folder).is_dir() else []
+
+
 def read_artifacts(folder: str | Path) -> dict:
     """Load every file of cache artifacts in ``folder`` into this process's cache folder (before the
     first compiled step); returns how many files, bytes (compressed) and seconds it took. A file that
@@ -106,9 +112,8 @@ def read_artifacts(folder: str | Path) -> dict:
     import torch.compiler
 
     start = time.perf_counter()
-    files = sorted(Path(folder).glob(f"*{ARTIFACTS_SUFFIX}")) if Path(folder).is_dir() else []
     read, refused, size = 0, [], 0
-    for path in files:
+    for path in artifact_files(folder):
         data = path.read_bytes()
         try:
             torch.compiler.load_cache_artifacts(gzip.decompress(data))
