@@ -143,9 +143,10 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         for line in receive(Path(args.path), dest) + campaign.update_ledger(ledger, dest, campaign.STORE):
             print(line)
     elif args.action == "unpack":  # pieces brought back (<dir>/<run>/*.partNN) into <dest>/<run>/
-        for folder in sorted(p for p in Path(args.path).iterdir() if p.is_dir()):
-            for joined in campaign.join_pieces(folder, Path(args.dest) / folder.name):
-                print(f"joined {joined}")
+        from ..experiments.campaign_pieces import join_folders
+
+        for joined in join_folders(Path(args.path), Path(args.dest)):
+            print(f"joined {joined}")
     if args.action in ("update", "check", "receive"):
         campaign.save_ledger(ledger, path)
     print("\n".join(campaign.status_lines(ledger)))

@@ -112,10 +112,7 @@ def update_ledger(ledger: dict, runs_dir: Path, store: Path = STORE, curves: Pat
         if state["iteration"] <= entry["iteration"] and entry["status"] != "lost":
             continue
         kept = Path(store) / name
-        kept.mkdir(parents=True, exist_ok=True)
-        for old in kept.glob("checkpoint-*.pt"):
-            old.unlink()
-        shutil.copy2(newest, kept / newest.name)
+        _keep_in_store(newest, kept)
         copy_run_files(folder, kept, Path(curves) / name)
         entry.update(status="paused", iteration=state["iteration"], segments=state.get("segments", []),
                      checkpoint=newest.name)
@@ -129,12 +126,16 @@ def _keep_final(folder: Path, kept: Path, iterations: int) -> str | None:
     found = list_checkpoints(folder) if folder.is_dir() else []
     if not found or torch.load(found[-1], map_location="cpu", weights_only=True)["iteration"] != iterations:
         return None
+    _keep_in_store(found[-1], kept)
+    return found[-1].name
+
+
+def _keep_in_store(checkpoint: Path, kept: Path) -> None:
+    """``checkpoint`` into its run's folder of the store, in place of the one there (one per run)."""
     kept.mkdir(parents=True, exist_ok=True)
     for old in kept.glob("checkpoint-*.pt"):
-        if old.name != found[-1].name:
-            old.unlink()
-    shutil.copy2(found[-1], kept / found[-1].name)
-    return found[-1].name
+        old.unlink()
+    shutil.copy2(checkpoint, kept / checkpoint.name)
 
 
 def _store_compiled(folder: Path, store: Path) -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..atomic import write_atomic
 from .campaign_curves import copy_run_files
 
-__all__ = ["PIECE_BYTES", "split_file", "join_pieces", "receive"]
+__all__ = ["PIECE_BYTES", "split_file", "join_pieces", "join_folders", "receive"]
 
 #: Size of one piece of a checkpoint on its way between machines (a returned file may hold 16 MiB).
 PIECE_BYTES = 15 * 2**20
@@ -51,16 +51,21 @@ def join_pieces(folder: Path, dest: Path) -> list[Path]:
     return joined
 
 
+def join_folders(pieces: Path, dest: Path) -> list[Path]:
+    """:func:`join_pieces` for every run's folder of ``pieces`` (``<run>/*.partNN``), into
+    ``dest/<run>/``; returns the files joined."""
+    folders = sorted(p for p in Path(pieces).iterdir() if p.is_dir())
+    return [joined for folder in folders for joined in join_pieces(folder, Path(dest) / folder.name)]
+
+
 def receive(returned: Path, dest: Path) -> list[str]:
     """What one device call brought back (``returned``: ``ckpt/<run>/`` of pieces and ``runs.tgz`` of the
     runs' small files, from ``scripts/campaign.sh collect:all``) into the runs folder ``dest``, ready
     for ``campaign update``; returns one line per file joined. The archive's files are the runs' own
     (``tarfile``'s ``data`` filter refuses links and paths outside ``dest``)."""
     returned, dest = Path(returned), Path(dest)
-    lines = []
-    pieces = returned / "ckpt"
-    for folder in sorted(p for p in pieces.iterdir() if p.is_dir()) if pieces.is_dir() else []:
-        lines += [f"joined {joined}" for joined in join_pieces(folder, dest / folder.name)]
+    joined = join_folders(returned / "ckpt", dest) if (returned / "ckpt").is_dir() else []
+    lines = [f"joined {path}" for path in joined]
     if (returned / "runs.tgz").is_file():
         with tarfile.open(returned / "runs.tgz") as archive:
             archive.extractall(dest, filter="data")
